@@ -1,0 +1,2 @@
+// Mocha root hooks; the testbed registers process cleanup here.
+export const mochaHooks = {};
