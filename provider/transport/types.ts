@@ -8,6 +8,10 @@ export interface RunResult {
 export interface RunOptions {
   /** Data handed to the script on stdin; user values travel here, never inside the script text. */
   stdin?: string | Buffer;
+  /** Names the step in errors ("apply sysctl", ...), so a cut connection says what was interrupted. */
+  label?: string;
+  /** Default 10 minutes. */
+  timeoutMs?: number;
 }
 
 /** One SSH connection to one host, used for one operation. */
