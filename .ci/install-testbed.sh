@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the provider test bed (test/support/) needs:
+# qemu + the cloud kernel package resolution, OpenSSH, and the host files copied
+# into the test VM's initramfs (busybox, sudo + PAM, kmod). Idempotent.
+set -euo pipefail
+
+PACKAGES=(
+  qemu-system-x86 qemu-utils          # the test VMs (TCG)
+  openssh-server openssh-client       # sshd in the VM and locally; ssh/ssh-keygen for the suite
+  cpio gzip busybox-static            # the initramfs
+  kmod                                # depmod for the module index, modprobe in the VM
+  sudo libpam-modules libpam-runtime  # sudo + its PAM stack, copied into the VM
+  util-linux                          # setpriv --pdeathsig
+  dpkg apt libc-bin                   # dpkg-deb, apt-get download, ldd
+)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+# apt-get download of the kernel needs package lists that know linux-image-cloud-amd64
+if [ ${#missing[@]} -gt 0 ] || ! apt-cache depends linux-image-cloud-amd64 2>/dev/null | grep -q 'Depends: linux-image-'; then
+  apt-get update -q
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-testbed: installing ${missing[*]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-testbed: all ${#PACKAGES[@]} packages present"
+fi

@@ -1,0 +1,151 @@
+// Boots a real Debian cloud kernel under qemu (TCG) with emulated NUMA nodes,
+// virtio disks and NIC, and sshd inside; the "host" that provider tests tune.
+import { spawn, ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { buildImage, TestbedImage } from "./build-image";
+import { suiteKeys } from "./keys";
+import { preflightVm } from "./preflight";
+import { makeRunDir, pdeathsigPrefix, rmTree, stopProcess, track } from "./processes";
+import { freePort, runSsh, SshCallOptions, SshResult, SshTarget, waitForSshBanner, writeKnownHosts } from "./ssh-client";
+import { qemuArgs, planVm, TestVmOptions, Told, VmPlan } from "./vm-plan";
+
+export type { TestVmOptions, Told } from "./vm-plan";
+
+export type TestVmUser = "root" | "kvmt" | "noisy";
+
+export interface TestVm {
+  name: string;
+  host: "127.0.0.1";
+  port: number;
+  /** OpenSSH private key text of the suite client key (authorised for every user). */
+  privateKey: string;
+  /** Pinned host key, "ssh-ed25519 AAAA..." */
+  hostKey: string;
+  hostKeyFingerprint: string;
+  users: { root: "root"; kvmt: "kvmt"; noisy: "noisy" };
+  /** kvmt's login/sudo password. */
+  kvmtPassword: string;
+  /** qemu's PID. */
+  pid: number;
+  serialLogPath: string;
+  /** From spawning qemu to sshd's banner. */
+  bootMs: number;
+  /** `uname -r` in the guest. */
+  kernelRelease: string;
+  /** What qemu was told; tests compare it with what the guest kernel reports. */
+  told: Told;
+  /** Runs `cmd` through the system ssh client, host key pinned. Default user: root. */
+  ssh(cmd: string, user?: TestVmUser, opts?: SshCallOptions): Promise<SshResult>;
+  stop(): Promise<void>;
+}
+
+const BOOT_TIMEOUT_MS = 90_000;
+const PORT_ATTEMPTS = 3;
+
+export async function startTestVm(opts: TestVmOptions = {}): Promise<TestVm> {
+  preflightVm();
+  const plan = planVm(opts); // validates before anything is built or started
+  const image = buildImage();
+  for (let attempt = 1; ; attempt++) {
+    const r = await tryBoot(plan, image, opts);
+    if ("vm" in r) return r.vm;
+    // another process may have taken the port between freePort() and qemu's bind
+    if (attempt < PORT_ATTEMPTS && /host forwarding rule/.test(r.error)) continue;
+    throw new Error(`test VM ${plan.name} did not boot: ${r.error}`);
+  }
+}
+
+async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): Promise<{ vm: TestVm } | { error: string }> {
+  const dir = makeRunDir(`vm-${plan.name}`);
+  const serialLogPath = path.join(dir, "serial.log");
+  let port: number;
+  try {
+    for (const [i, d] of plan.told.disks.entries()) {
+      const fd = fs.openSync(path.join(dir, `disk${i}.raw`), "w");
+      fs.ftruncateSync(fd, d.sizeBytes); // sparse
+      fs.closeSync(fd);
+    }
+    port = await freePort();
+  } catch (e) {
+    rmTree(dir);
+    throw e;
+  }
+  const t0 = Date.now();
+  const args = qemuArgs(plan, { image, dir, port, serialLogPath, kernelArgs: opts.kernelArgs, extra: opts.extraQemuArgs });
+  const child = spawnQemu(args, dir); // stopping it removes dir
+  const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS);
+  if (boot === "ok") {
+    const bootMs = Date.now() - t0;
+    const knownHostsPath = path.join(dir, "known_hosts");
+    writeKnownHosts(knownHostsPath, "127.0.0.1", port, suiteKeys().hostPublicKey);
+    return { vm: makeVm(plan.name, plan.told, image, child, port, bootMs, serialLogPath, knownHostsPath) };
+  }
+  const detail = failureDetail(dir, serialLogPath);
+  await stopProcess(child);
+  return { error: `${boot}\n${detail}` };
+}
+
+function spawnQemu(args: string[], dir: string): ChildProcess {
+  const errFd = fs.openSync(path.join(dir, "qemu.stderr"), "w");
+  const [cmd, ...rest] = [...pdeathsigPrefix, "qemu-system-x86_64", ...args];
+  const child = spawn(cmd, rest, { stdio: ["ignore", errFd, errFd] });
+  fs.closeSync(errFd);
+  // stopping the VM removes its disks and logs; on 'exit' too (sync)
+  track(child, `qemu ${path.basename(dir)}`, () => rmTree(dir));
+  return child;
+}
+
+async function waitForBoot(child: ChildProcess, port: number, timeoutMs: number): Promise<string> {
+  let spawnError: Error | undefined;
+  child.once("error", (e) => (spawnError = e));
+  try {
+    await waitForSshBanner("127.0.0.1", port, timeoutMs, () => {
+      if (spawnError) return `qemu did not start: ${spawnError.message}`;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return `qemu exited (${child.exitCode ?? child.signalCode}) before sshd answered`;
+      }
+      return undefined;
+    });
+    return "ok";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function failureDetail(dir: string, serialLogPath: string): string {
+  const tail = (f: string, n: number) => {
+    try {
+      return fs.readFileSync(f, "utf8").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");
+    } catch {
+      return "(none)";
+    }
+  };
+  return `--- qemu stderr ---\n${tail(path.join(dir, "qemu.stderr"), 20)}\n--- serial console (tail) ---\n${tail(serialLogPath, 40)}`;
+}
+
+function makeVm(
+  name: string, told: Told, image: TestbedImage, child: ChildProcess, port: number, bootMs: number,
+  serialLogPath: string, knownHostsPath: string,
+): TestVm {
+  const keys = suiteKeys();
+  const target: SshTarget = { host: "127.0.0.1", port, clientKeyPath: keys.clientKeyPath, knownHostsPath };
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    host: "127.0.0.1",
+    port,
+    privateKey: keys.clientPrivateKey,
+    hostKey: keys.hostPublicKey,
+    hostKeyFingerprint: keys.hostKeyFingerprint,
+    users: { root: "root", kvmt: "kvmt", noisy: "noisy" },
+    kvmtPassword: keys.kvmtPassword,
+    pid: child.pid as number,
+    serialLogPath,
+    bootMs,
+    kernelRelease: image.kernelRelease,
+    told,
+    ssh: (cmd, user = "root", opts) => runSsh(target, user, cmd, opts),
+    stop: () => (stopping ??= stopProcess(child)),
+  };
+}
