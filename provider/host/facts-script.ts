@@ -1,0 +1,170 @@
+/**
+ * The one POSIX sh script that collects host facts in a single round trip.
+ *
+ * It only reads, and prints raw file contents in tagged sections; every
+ * interpretation happens in `parseHostFacts` (facts.ts), so the script stays
+ * small and works the same under dash, bash and busybox ash.
+ *
+ * Output, one header line per section, followed by its lines:
+ *   @@kvmtune:facts 1              format version (first line)
+ *   @@kvmtune:file <path>          contents of a regular file
+ *   @@kvmtune:grep <name>          `path:line` lines (relative paths, no colons in them)
+ *   @@kvmtune:dirs <dir>/<glob>    names of sub-directories matching glob
+ *   @@kvmtune:list <dir>/<glob>    names of entries matching glob (relative to dir)
+ *   @@kvmtune:link <path>          the physical path a symlinked directory resolves to
+ *   @@kvmtune:var <name>           a value computed by the script
+ *   @@kvmtune:cmd <name>           output of an external command
+ *   @@kvmtune:end                  last line; its absence means truncated output
+ *
+ * Why these mechanisms:
+ * - Regular sysfs/procfs files are read with the `read` builtin: no fork per file.
+ * - sysfs *binary* attributes (node `cpulist`, topology `*_list`) return nothing
+ *   to the 1-byte reads dash/ash use for `read`, so per-CPU and per-node files go
+ *   through one `grep -Hs ''` per attribute instead (a few forks, not one per CPU).
+ * - Symlinks to directories are resolved with `cd -P` + `$PWD` instead of a
+ *   `readlink` fork; `/dev/disk/by-id` (links to device nodes) uses one `ls -l`.
+ * - External commands get `</dev/null` so they cannot eat a script fed on stdin.
+ *
+ * `KVMTUNE_FACTS_ROOT` (tests only) prefixes every path with a fake root, whose
+ * /bin supplies stand-ins for `ip` and `virsh` (busybox ash runs its own `ip`
+ * applet whatever PATH says), so fixtures can be produced from fake trees.
+ * The SSH server address comes from `KVMTUNE_SSH_CONNECTION` (exported by the
+ * transport because sudo drops `SSH_CONNECTION`), else `SSH_CONNECTION`.
+ */
+// String.raw keeps the shell text verbatim; `\${` is the only escape (a template
+// literal would otherwise substitute), undone here.
+export const FACTS_SCRIPT = String.raw`set +e +u
+unset CDPATH
+LC_ALL=C
+export LC_ALL
+R=\${KVMTUNE_FACTS_ROOT:-}
+B=
+if [ -n "$R" ]; then
+  B="$R/bin/"
+else
+  PATH="\${PATH:-/bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+fi
+
+kt_file() {
+  for f_p in "$@"; do
+    [ -f "$R$f_p" ] && [ -r "$R$f_p" ] || continue
+    printf '@@kvmtune:file %s\n' "$f_p"
+    while IFS= read -r f_l || [ -n "$f_l" ]; do printf '%s\n' "$f_l"; done 2>/dev/null <"$R$f_p"
+  done
+}
+kt_each() {
+  [ -d "$R$1" ] && [ -r "$R$1" ] && [ -x "$R$1" ] || return 0
+  printf '@@kvmtune:%s %s/%s\n' "$3" "$1" "$2"
+  for e_e in "$R$1"/$2; do
+    if [ "$3" = dirs ]; then [ -d "$e_e" ] || continue; else [ -e "$e_e" ] || [ -L "$e_e" ] || continue; fi
+    printf '%s\n' "\${e_e#"$R$1"/}"
+  done
+}
+kt_list() { kt_each "$1" "\${2:-*}" list; }
+kt_dirs() { kt_each "$1" "$2" dirs; }
+kt_link() {
+  for l_p in "$@"; do
+    cd -P "$R$l_p" 2>/dev/null || continue
+    printf '@@kvmtune:link %s\n%s\n' "$l_p" "\${PWD#"$R"}"
+  done
+  cd "$R/" 2>/dev/null || cd /
+}
+kt_var() { printf '@@kvmtune:var %s\n%s\n' "$1" "$2"; }
+# POSIX sh has no "local": helpers use f_/e_/l_ names, the main body kt_ names.
+
+printf '@@kvmtune:facts 1\n'
+while IFS= read -r kt_l; do
+  case $kt_l in Uid:*) kt_var status-uid "$kt_l"; break ;; esac
+done 2>/dev/null <"$R/proc/self/status"
+kt_file /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /proc/cmdline /proc/meminfo /proc/mounts /proc/swaps /proc/modules
+if [ -r "$R/proc/cpuinfo" ]; then
+  printf '@@kvmtune:cmd cpuinfo-head\n'
+  while IFS= read -r kt_l; do
+    case $kt_l in 'model name'*|flags*|Features*) printf '%s\n' "$kt_l" ;; esac
+    case $kt_l in flags*|Features*) break ;; esac
+  done 2>/dev/null <"$R/proc/cpuinfo"
+fi
+
+C=/sys/devices/system/cpu
+N=/sys/devices/system/node
+kt_file $C/online $C/present $C/possible $C/isolated $C/nohz_full $N/online $N/possible
+kt_dirs $C 'cpu[0-9]*'
+kt_list $C 'cpu[0-9]*/node[0-9]*'
+kt_dirs $N 'node[0-9]*'
+if cd "$R/" 2>/dev/null; then
+  printf '@@kvmtune:grep cpu\n'
+  for kt_a in online topology/core_id topology/physical_package_id topology/thread_siblings_list; do
+    grep -Hs '' sys/devices/system/cpu/cpu[0-9]*/$kt_a 2>/dev/null </dev/null
+  done
+  printf '@@kvmtune:grep node\n'
+  for kt_a in cpulist distance meminfo 'hugepages/hugepages-*/*_hugepages'; do
+    grep -Hs '' sys/devices/system/node/node[0-9]*/$kt_a 2>/dev/null </dev/null
+  done
+fi
+
+H=/sys/kernel/mm/hugepages
+kt_dirs $H 'hugepages-*'
+for kt_h in "$R$H"/hugepages-*; do
+  kt_h=\${kt_h#"$R"}
+  kt_file "$kt_h/nr_hugepages" "$kt_h/free_hugepages" "$kt_h/surplus_hugepages" "$kt_h/resv_hugepages" "$kt_h/nr_overcommit_hugepages"
+done
+kt_file /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag
+
+kt_dirs /sys/block '*'
+for kt_b in "$R"/sys/block/*; do
+  kt_b=\${kt_b#"$R"}
+  kt_d=\${kt_b##*/}
+  kt_link "$kt_b/device"
+  kt_file "$kt_b/size" "$kt_b/removable" "$kt_b/ro" "$kt_b/queue/rotational" "$kt_b/queue/scheduler" \
+    "$kt_b/queue/read_ahead_kb" "$kt_b/queue/nr_requests" "$kt_b/serial" "$kt_b/wwid" "$kt_b/dm/name" \
+    "$kt_b/device/model" "$kt_b/device/serial" "$kt_b/device/wwid"
+  kt_list "$kt_b/holders"
+  kt_list "$kt_b/slaves"
+  kt_dirs "$kt_b" "$kt_d*"
+  for kt_p in "$R$kt_b/$kt_d"*; do
+    [ -f "$kt_p/partition" ] || continue
+    kt_p=\${kt_p#"$R"}
+    kt_file "$kt_p/partition" "$kt_p/size"
+    kt_list "$kt_p/holders"
+  done
+done
+if [ -d "$R/dev/disk/by-id" ]; then
+  printf '@@kvmtune:cmd ls-by-id\n'
+  ls -l "$R/dev/disk/by-id" 2>/dev/null </dev/null
+fi
+
+kt_dirs /sys/class/net '*'
+for kt_i in "$R"/sys/class/net/*; do
+  [ -d "$kt_i" ] || continue
+  kt_i=\${kt_i#"$R"}
+  kt_link "$kt_i/device" "$kt_i/device/driver" "$kt_i/device/physfn" "$kt_i/brport/bridge"
+  kt_file "$kt_i/mtu" "$kt_i/address" "$kt_i/operstate" "$kt_i/device/sriov_totalvfs" "$kt_i/device/sriov_numvfs" "$kt_i/device/numa_node"
+  kt_list "$kt_i/brif"
+done
+if kt_o=$("\${B}ip" -o addr show 2>/dev/null </dev/null); then
+  printf '@@kvmtune:cmd ip-addr\n%s\n' "$kt_o"
+fi
+kt_o=\${KVMTUNE_SSH_CONNECTION:-\${SSH_CONNECTION:-}}
+[ -z "$kt_o" ] || kt_var ssh-connection "$kt_o"
+
+kt_dirs /sys/bus/pci/devices '*'
+for kt_x in "$R"/sys/bus/pci/devices/*; do
+  kt_x=\${kt_x#"$R"}
+  kt_file "$kt_x/class" "$kt_x/vendor" "$kt_x/device" "$kt_x/numa_node" "$kt_x/sriov_totalvfs" "$kt_x/sriov_numvfs"
+  kt_link "$kt_x/driver" "$kt_x/iommu_group" "$kt_x/physfn"
+done
+kt_dirs /sys/kernel/iommu_groups '*'
+for kt_g in "$R"/sys/kernel/iommu_groups/*; do
+  kt_list "\${kt_g#"$R"}/devices"
+done
+
+if [ -e "$R/dev/vhost-net" ]; then kt_var dev-vhost-net yes; else kt_var dev-vhost-net no; fi
+if [ -e "$R/dev/kvm" ]; then kt_var dev-kvm yes; else kt_var dev-kvm no; fi
+kt_list /sys/module
+if kt_o=$(command -v "\${B}virsh" 2>/dev/null); then
+  kt_var virsh-path "\${kt_o#"$R"}"
+  if kt_o=$("$kt_o" --version 2>/dev/null </dev/null); then kt_var virsh-version "$kt_o"; fi
+fi
+printf '@@kvmtune:end\n'
+exit 0
+`.replace(/\\\$\{/g, "${");

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything kvmtune's tests and demo need on a fresh Debian 12 machine:
+# Debian packages for the test bed (qemu, sshd, busybox, ...), the npm packages,
+# and the cached real-kernel boot image. Safe to run again; later runs are quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages for the test bed"
+bash .ci/install-testbed.sh
+
+step "npm packages"
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+
+step "real-kernel boot image (cached after the first build)"
+npm run --silent testbed:image
