@@ -1,0 +1,94 @@
+import { parseCpuList } from "../sysfs-parse";
+import { oneOf } from "./common";
+import type { KnobKind } from "./types";
+
+type Check = (value: string, cpuCount: number) => string | undefined;
+
+/** A cpulist that names only CPUs the host has. */
+function cpuListCheck(value: string, cpuCount: number): string | undefined {
+  let cpus: number[];
+  try {
+    cpus = parseCpuList(value);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (cpus.length === 0) return "the CPU list is empty";
+  const bad = cpus.filter((c) => c >= cpuCount);
+  return bad.length ? `CPU ${bad.join(", ")} does not exist; this host has CPUs 0-${cpuCount - 1}` : undefined;
+}
+
+/** isolcpus may carry flags before the list: `managed_irq,domain,2-7`. */
+function isolcpusCheck(value: string, cpuCount: number): string | undefined {
+  const parts = value.split(",");
+  let i = 0;
+  while (i < parts.length && /^(nohz|domain|managed_irq)$/.test(parts[i])) i++;
+  return cpuListCheck(parts.slice(i).join(","), cpuCount);
+}
+
+const choice = (allowed: string[]): Check => (v) => ("problem" in oneOf(v, allowed) ? `expected one of ${allowed.join(", ")}` : undefined);
+
+/** The kernel parameters kvmtune manages, with their value rules (admin-guide/kernel-parameters). */
+export const CMDLINE_PARAMS: Record<string, Check> = {
+  isolcpus: isolcpusCheck,
+  nohz_full: cpuListCheck,
+  rcu_nocbs: cpuListCheck,
+  irqaffinity: cpuListCheck,
+  default_hugepagesz: choice(["2M", "1G"]),
+  intel_iommu: choice(["on", "off", "sm_on"]),
+  amd_iommu: choice(["on", "off", "force_isolation"]),
+  iommu: choice(["pt", "nopt", "on", "off"]),
+  transparent_hugepage: choice(["always", "madvise", "never"]),
+};
+
+/** Token of `name` in a command line; undefined when absent. The last occurrence wins, as in the kernel. */
+export function cmdlineValue(cmdline: string | undefined, name: string): string | undefined {
+  if (cmdline === undefined) return undefined;
+  let found: string | undefined;
+  for (const token of cmdline.trim().split(/\s+/)) {
+    if (token === name) found = "";
+    else if (token.startsWith(`${name}=`)) found = token.slice(name.length + 1);
+  }
+  return found;
+}
+
+/**
+ * `cmdline:<param>`: a kernel command-line argument, configured in a boot
+ * loader drop-in. Never applied live and never reboots by itself; the running
+ * value (from /proc/cmdline) feeds `pendingReboot`.
+ */
+export const cmdlineKind: KnobKind = {
+  name: "cmdline",
+  grammar: "cmdline:<param>",
+  resolve(key) {
+    if (!key.startsWith("cmdline:")) return undefined;
+    const name = key.slice("cmdline:".length);
+    if (name === "hugepagesz" || name === "hugepages") {
+      return { problem: `set boot-time hugepages with the hugepages knobs (hugepages:1G:node0 = N), which write hugepagesz=/hugepages= in the right order` };
+    }
+    const check = CMDLINE_PARAMS[name];
+    if (!check) return { problem: `${JSON.stringify(name)} is not a kernel parameter kvmtune manages; accepted: ${Object.keys(CMDLINE_PARAMS).join(", ")}` };
+    return {
+      key,
+      disruption: "host-reboot",
+      bootTime: true,
+      optional: true,
+      reads: ["/proc/cmdline"],
+      current: (files) => cmdlineValue(files.get("/proc/cmdline"), name),
+      normalise(value) {
+        const text = String(value).trim();
+        // One token only: a space, quote or '=' could smuggle another argument (e.g. "1 init=/bin/sh").
+        if (!/^[A-Za-z0-9_,.:-]{1,512}$/.test(text)) {
+          return { problem: `${JSON.stringify(value)} is not accepted; expected one kernel argument value (letters, digits, ',', '-', '.', ':'; no spaces, quotes or '=')` };
+        }
+        return { value: text };
+      },
+      validate(value, { facts }) {
+        const problem = check(value, facts.cpu.count);
+        return problem ? [`${JSON.stringify(value)} is not accepted: ${problem}`] : [];
+      },
+      apply: () => [],
+      restore: () => [],
+      persistence: "bootloader",
+    };
+  },
+};

@@ -1,0 +1,131 @@
+import { cmdlineValue } from "./cmdline";
+import type { Knob, PersistenceKind, RemoteOp } from "./types";
+
+/**
+ * Renders the files that make settings survive a reboot. Every file is
+ * kvmtune's own and named after the resource (`tag`), so two TunedHosts on one
+ * host never write the same file; fstab is shared, so only a marked block in it
+ * is ours.
+ */
+
+/** Resource names become file-name tags: lower case, digits and '-'. */
+export function fileTag(name: string): string {
+  const tag = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48);
+  return tag || "default";
+}
+
+export function persistencePaths(tag: string): Record<Exclude<PersistenceKind, "none">, string> {
+  return {
+    sysctl: `/etc/sysctl.d/90-kvmtune-${tag}.conf`,
+    tmpfiles: `/etc/tmpfiles.d/kvmtune-${tag}.conf`,
+    "udev-block": `/etc/udev/rules.d/90-kvmtune-${tag}-block.rules`,
+    "udev-net": `/etc/udev/rules.d/90-kvmtune-${tag}-net.rules`,
+    "modules-load": `/etc/modules-load.d/kvmtune-${tag}.conf`,
+    modprobe: `/etc/modprobe.d/kvmtune-${tag}.conf`,
+    bootloader: `/etc/default/grub.d/kvmtune-${tag}.cfg`,
+    fstab: "/etc/fstab",
+  };
+}
+
+const header = (tag: string) => `# Managed by kvmtune (${tag}). Changes here are overwritten; change the Pulumi program instead.\n`;
+
+interface Entry {
+  knob: Knob;
+  value: string;
+}
+
+function group(entries: Entry[], kind: PersistenceKind): Entry[] {
+  return entries.filter((e) => e.knob.persistence === kind).sort((a, b) => (a.knob.key < b.knob.key ? -1 : a.knob.key > b.knob.key ? 1 : 0));
+}
+
+/** Kernel command-line tokens for the bootloader drop-in, in a stable order. */
+export function cmdlineTokens(entries: Entry[]): string[] {
+  const tokens: string[] = [];
+  for (const e of group(entries, "bootloader")) {
+    if (e.knob.key.startsWith("cmdline:")) tokens.push(`${e.knob.key.slice(8)}=${e.value}`);
+  }
+  // 1G pools can only be reserved reliably at boot: hugepagesz=1G then hugepages=<node>:<n>,... (kernel 5.12+) or a total.
+  const gig = group(entries, "bootloader").filter((e) => e.knob.key.startsWith("hugepages:1G"));
+  if (gig.length > 0) {
+    const perNode = gig.filter((e) => e.knob.key.includes(":node"));
+    const total = gig.find((e) => !e.knob.key.includes(":node"));
+    const count = perNode.length > 0 ? perNode.map((e) => `${e.knob.key.split(":node")[1]}:${e.value}`).join(",") : total!.value;
+    tokens.push("hugepagesz=1G", `hugepages=${count}`);
+  }
+  return tokens;
+}
+
+/** Content per persistence file for the given desired values ("" = no file). */
+export function renderPersistence(tag: string, entries: Entry[]): Map<string, string> {
+  const paths = persistencePaths(tag);
+  const files = new Map<string, string>();
+  const put = (kind: Exclude<PersistenceKind, "none">, lines: string[], withHeader = true) => files.set(paths[kind], lines.length ? (withHeader ? header(tag) : "") + lines.join("\n") + "\n" : "");
+
+  put("sysctl", group(entries, "sysctl").map((e) => `${e.knob.key.slice(7)} = ${e.value}`));
+  put("tmpfiles", group(entries, "tmpfiles").map((e) => `w ${e.knob.reads[0]} - - - - ${e.value}`));
+  const byDev = new Map<string, string[]>();
+  for (const e of group(entries, "udev-block")) {
+    const [, dev, attr] = e.knob.key.split(":");
+    byDev.set(dev, [...(byDev.get(dev) ?? []), `ATTR{queue/${attr}}="${e.value}"`]);
+  }
+  put("udev-block", [...byDev].map(([dev, attrs]) => `ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="${dev}", ${attrs.join(", ")}`));
+  put("udev-net", group(entries, "udev-net").map((e) => `ACTION=="add", SUBSYSTEM=="net", KERNEL=="${e.knob.key.slice(4)}", ATTR{mtu}="${e.value}"`));
+  put("modules-load", group(entries, "modules-load").filter((e) => e.value === "loaded").map((e) => e.knob.key.slice(7)));
+  const options = new Map<string, string[]>();
+  for (const e of group(entries, "modprobe")) {
+    const [mod, param] = e.knob.key.slice(9).split(".");
+    options.set(mod, [...(options.get(mod) ?? []), `${param}=${e.value}`]);
+  }
+  put("modprobe", [...options].map(([mod, params]) => `options ${mod} ${params.join(" ")}`));
+  const tokens = cmdlineTokens(entries);
+  put("bootloader", tokens.length ? [`GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${tokens.join(" ")}"`] : []);
+  put("fstab", group(entries, "fstab").map((e) => `none ${e.value} hugetlbfs pagesize=${e.knob.key.slice(10)} 0 0`), false);
+  return files;
+}
+
+/** Ops that bring the persistence files from `current` content to `wanted`; only files that differ are touched. */
+export function persistenceOps(tag: string, wanted: Map<string, string>, current: ReadonlyMap<string, string | undefined>): RemoteOp[] {
+  const ops: RemoteOp[] = [];
+  const paths = persistencePaths(tag);
+  for (const [path, content] of wanted) {
+    if (path === paths.fstab) {
+      const block = managedBlock(current.get(path), tag);
+      if (block !== content) ops.push({ op: "managed-block", path, tag, content });
+      continue;
+    }
+    const now = current.get(path);
+    if ((now ?? "") === content.replace(/\n$/, "") || (now === undefined && content === "")) continue;
+    ops.push({ op: "file", path, content });
+    if (path === paths.bootloader) ops.push({ op: "update-bootloader" });
+  }
+  return ops;
+}
+
+/** Our block of a shared file (without the markers), "" when absent. */
+export function managedBlock(content: string | undefined, tag: string): string {
+  const lines = (content ?? "").split("\n");
+  const start = lines.indexOf(`# BEGIN kvmtune ${tag}`);
+  const end = lines.indexOf(`# END kvmtune ${tag}`);
+  return start >= 0 && end > start ? lines.slice(start + 1, end).join("\n") + (end > start + 1 ? "\n" : "") : "";
+}
+
+/** Configured values of boot-time knobs, read back from our own drop-ins. */
+export function configuredValue(knob: Knob, tag: string, files: ReadonlyMap<string, string | undefined>): string | undefined {
+  const paths = persistencePaths(tag);
+  if (knob.key.startsWith("cmdline:")) {
+    const m = /^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX (.*)"$/m.exec(files.get(paths.bootloader) ?? "");
+    return cmdlineValue(m?.[1], knob.key.slice(8));
+  }
+  if (knob.key.startsWith("modparam:")) {
+    const [mod, param] = knob.key.slice(9).split(".");
+    for (const line of (files.get(paths.modprobe) ?? "").split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f[0] !== "options" || f[1] !== mod) continue;
+      const hit = f.slice(2).find((t) => t.startsWith(`${param}=`));
+      if (hit) return hit.slice(param.length + 1);
+    }
+    return undefined;
+  }
+  return undefined;
+}
+

@@ -1,0 +1,170 @@
+import type { RemoteOp } from "./types";
+
+/**
+ * Remote side of knob reads and writes. Both scripts are fixed text; what to
+ * read or do arrives on stdin as data, one item per line, so no path or value
+ * is ever parsed as shell. Paths come from validated keys (no spaces, no `..`).
+ */
+
+/** Reads files listed on stdin (one path or glob per line). Missing files are reported as such, empty ones as empty. */
+export const READ_SCRIPT = String.raw`LC_ALL=C; export LC_ALL
+while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  for f in $p; do
+    if [ -f "$f" ] && [ -r "$f" ]; then
+      printf '@@kvmtune:read %s\n' "$f"
+      grep -s '' "$f" </dev/null
+      printf '@@kvmtune:eof\n'
+    else
+      printf '@@kvmtune:missing %s\n' "$f"
+    fi
+  done
+done
+printf '@@kvmtune:end\n'
+`;
+
+/** Parses READ_SCRIPT output into path -> content (undefined = missing). Glob requests map to every match. */
+export function parseReadOutput(output: string): Map<string, string | undefined> {
+  const files = new Map<string, string | undefined>();
+  if (!output.includes("@@kvmtune:end")) throw new Error("knob read output was truncated (no end marker)");
+  const lines = output.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.startsWith("@@kvmtune:missing ")) {
+      files.set(line.slice("@@kvmtune:missing ".length), undefined);
+    } else if (line.startsWith("@@kvmtune:read ")) {
+      const path = line.slice("@@kvmtune:read ".length);
+      const body: string[] = [];
+      for (i++; i < lines.length && lines[i] !== "@@kvmtune:eof"; i++) body.push(lines[i]);
+      files.set(path, body.join("\n"));
+    }
+  }
+  return files;
+}
+
+/**
+ * Runs ops from stdin in order and stops at the first failure, so the error
+ * names the step. Each line: op TAB arg1 TAB arg2; file contents are base64.
+ * Writes to persistence files go through a temp file and rename: a read-only
+ * or full /etc never leaves a truncated file behind.
+ */
+export const APPLY_SCRIPT = String.raw`LC_ALL=C; export LC_ALL
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+tab=$(printf '\t')
+n=0
+fail() { printf '@@kvmtune:fail %s %s\n' "$n" "$(printf '%s' "$1" | tr '\n' ' ')"; exit 3; }
+while IFS="$tab" read -r op a b; do
+  [ -n "$op" ] || continue
+  case "$op" in
+    write)
+      for f in $a; do
+        out=$( { printf '%s\n' "$b" > "$f"; } 2>&1 ) || fail "write $f: $out"
+      done ;;
+    modprobe)
+      out=$(modprobe -- "$a" 2>&1 </dev/null) || fail "modprobe $a: $out" ;;
+    rmmod)
+      out=$(modprobe -r -- "$a" 2>&1 </dev/null) || fail "modprobe -r $a: $out" ;;
+    mount-hugetlbfs)
+      out=$( { mkdir -p "$a" && mount -t hugetlbfs -o "pagesize=$b" none "$a"; } 2>&1 </dev/null) || fail "mount hugetlbfs at $a: $out" ;;
+    umount)
+      out=$(umount "$a" 2>&1 </dev/null) || fail "umount $a: $out" ;;
+    file)
+      if [ -z "$b" ]; then
+        out=$(rm -f "$a" 2>&1) || fail "remove $a: $out"
+      else
+        tmp="$a.kvmtune-tmp.$$"
+        out=$( { mkdir -p "$(dirname "$a")" && printf '%s' "$b" | base64 -d > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$a"; } 2>&1 ) || { rm -f "$tmp"; fail "write $a: $out"; }
+      fi ;;
+    managed-block)
+      begin="# BEGIN kvmtune $b"; end="# END kvmtune $b"
+      IFS="$tab" read -r c
+      tmp="$a.kvmtune-tmp.$$"
+      out=$( { { [ -f "$a" ] && awk -v b="$begin" -v e="$end" '$0==b{s=1;next} $0==e{s=0;next} !s' "$a"; if [ -n "$c" ]; then printf '%s\n' "$begin"; printf '%s' "$c" | base64 -d; printf '%s\n' "$end"; fi; } > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$a"; } 2>&1 ) || { rm -f "$tmp"; fail "update $a: $out"; } ;;
+    update-bootloader)
+      if command -v update-grub >/dev/null 2>&1; then out=$(update-grub 2>&1 </dev/null) || fail "update-grub: $out"
+      elif command -v grub2-mkconfig >/dev/null 2>&1 && [ -d /boot/grub2 ]; then out=$(grub2-mkconfig -o /boot/grub2/grub.cfg 2>&1 </dev/null) || fail "grub2-mkconfig: $out"
+      else printf '@@kvmtune:note no update-grub or grub2-mkconfig on this host: the boot loader was not regenerated\n'
+      fi ;;
+    *) fail "unknown op $op" ;;
+  esac
+  printf '@@kvmtune:ok %s\n' "$n"
+  n=$((n+1))
+done
+printf '@@kvmtune:end\n'
+`;
+
+function field(text: string, what: string): string {
+  if (/[\t\n\r]/.test(text)) throw new Error(`internal: ${what} contains a tab or newline: ${JSON.stringify(text)}`);
+  return text;
+}
+
+/** Encodes ops as APPLY_SCRIPT's stdin. */
+export function encodeOps(ops: readonly RemoteOp[]): string {
+  return ops
+    .map((o) => {
+      switch (o.op) {
+        case "write":
+          return `write\t${field(o.path, "path")}\t${field(o.value, "value")}`;
+        case "modprobe":
+        case "rmmod":
+          return `${o.op}\t${field(o.module, "module")}\t`;
+        case "mount-hugetlbfs":
+          return `mount-hugetlbfs\t${field(o.dir, "dir")}\t${field(o.pageSize, "page size")}`;
+        case "umount":
+          return `umount\t${field(o.dir, "dir")}\t`;
+        case "file":
+          return `file\t${field(o.path, "path")}\t${Buffer.from(o.content, "utf8").toString("base64")}`;
+        case "managed-block":
+          return `managed-block\t${field(o.path, "path")}\t${field(o.tag, "tag")}\n${Buffer.from(o.content, "utf8").toString("base64")}`;
+        case "update-bootloader":
+          return "update-bootloader\t\t";
+      }
+    })
+    .map((l) => `${l}\n`)
+    .join("");
+}
+
+export interface ApplyOutcome {
+  /** Ops that completed, counted from the start. */
+  done: number;
+  /** Index and message of the op that failed. */
+  failed?: { index: number; message: string };
+  notes: string[];
+  /** False when the output ended early (connection lost mid-apply). */
+  complete: boolean;
+}
+
+export function parseApplyOutput(output: string): ApplyOutcome {
+  let done = 0;
+  let failed: ApplyOutcome["failed"];
+  const notes: string[] = [];
+  for (const line of output.split("\n")) {
+    let m: RegExpExecArray | null;
+    if ((m = /^@@kvmtune:ok (\d+)$/.exec(line))) done = Number(m[1]) + 1;
+    else if ((m = /^@@kvmtune:fail (\d+) (.*)$/.exec(line))) failed = { index: Number(m[1]), message: m[2].trim() };
+    else if (line.startsWith("@@kvmtune:note ")) notes.push(line.slice("@@kvmtune:note ".length));
+  }
+  return { done, failed, notes, complete: failed !== undefined || output.includes("@@kvmtune:end") };
+}
+
+/** Short human description of an op for messages. */
+export function describeOp(o: RemoteOp): string {
+  switch (o.op) {
+    case "write":
+      return `write ${JSON.stringify(o.value)} to ${o.path}`;
+    case "modprobe":
+      return `load module ${o.module}`;
+    case "rmmod":
+      return `unload module ${o.module}`;
+    case "mount-hugetlbfs":
+      return `mount hugetlbfs (${o.pageSize}) at ${o.dir}`;
+    case "umount":
+      return `unmount ${o.dir}`;
+    case "file":
+      return o.content === "" ? `remove ${o.path}` : `write ${o.path}`;
+    case "managed-block":
+      return `${o.content === "" ? "remove" : "write"} kvmtune's block in ${o.path}`;
+    case "update-bootloader":
+      return "regenerate the boot loader configuration";
+  }
+}

@@ -1,0 +1,140 @@
+import { InputError } from "../spec/issues";
+import { withSession } from "../transport/ssh";
+import type { RemoteSession } from "../transport/types";
+import { knobOrder, resolveKnob } from "./knobs/catalogue";
+import { applyOps, readFiles, readSnapshot } from "./knobs/execute";
+import { persistenceOps, renderPersistence } from "./knobs/persistence";
+import { normaliseSettings, observe, planApply, readList, type Change, type Originals } from "./knobs/plan";
+import type { Knob } from "./knobs/types";
+
+/**
+ * The host half of HostTuning: read, apply (with read-back and rollback) and
+ * restore, each on one SSH connection. The dynamic provider only wires these.
+ */
+
+export interface ApplyRequest {
+  /** Desired settings, key -> value. */
+  settings: Record<string, string>;
+  /** File-name tag of the owning resource. */
+  tag: string;
+  allowManagementInterface: boolean;
+  /** Originals saved by earlier applies. */
+  originals: Originals;
+  /** Keys this resource owned before (dropped ones are restored). */
+  previousKeys: string[];
+}
+
+export interface ApplyResult {
+  /** Observed values after the apply (equal to the desired ones). */
+  values: Record<string, string | null>;
+  originals: Originals;
+  changes: Change[];
+  pendingReboot: string[];
+  notes: string[];
+  /** Remote commands used: read, apply, read-back. */
+  commands: number;
+  hostname: string | null;
+  kernel: string | null;
+}
+
+/** Knobs for known keys, in apply order (or reverse, for undoing: schedulers before their modules). */
+function knobsFor(keys: Iterable<string>, reverse = false): Map<string, Knob> {
+  const knobs = new Map<string, Knob>();
+  const sorted = [...keys].sort(knobOrder);
+  for (const key of reverse ? sorted.reverse() : sorted) {
+    const k = resolveKnob(key);
+    if (!("problem" in k)) knobs.set(key, k);
+  }
+  return knobs;
+}
+
+const show = (v: string | undefined | null) => (v === undefined || v === null ? "(absent)" : JSON.stringify(v));
+
+/** Applies desired settings; fails before any write if anything is invalid for this host. */
+export async function applyHostTuning(connection: unknown, req: ApplyRequest): Promise<ApplyResult> {
+  const norm = normaliseSettings(req.settings);
+  if (norm.problems.length) throw new InputError("settings", norm.problems);
+  const dropped = knobsFor(req.previousKeys.filter((k) => !norm.desired.has(k)), true);
+  return withSession(connection, async (session) => {
+    const paths = readList([...norm.knobs.values(), ...dropped.values()], req.tag);
+    const snap = await readSnapshot(session, paths);
+    const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, originals: req.originals, dropped });
+    if (plan.problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, plan.problems);
+    let commands = 1;
+    const notes = [...norm.notes];
+    if (plan.ops.length > 0) {
+      try {
+        notes.push(...(await applyOps(session, plan.ops, "apply settings")));
+      } catch (err) {
+        throw await rolledBack(session, plan.rollback, (err as Error).message);
+      }
+      commands++;
+    }
+    const after = await readFiles(session, paths);
+    commands++;
+    const seen = observe(norm.knobs, req.tag, after);
+    const wrong = [...norm.desired].filter(([key, want]) => seen.values.get(key) !== want);
+    if (wrong.length > 0) {
+      const detail = wrong.map(([key, want]) => `${key}: wanted ${show(want)}, got ${show(seen.values.get(key))}`).join("; ");
+      throw await rolledBack(session, plan.rollback, `read-back on ${session.target} disagrees: ${detail}`);
+    }
+    return {
+      values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])),
+      originals: plan.originals,
+      changes: plan.changes,
+      pendingReboot: seen.pendingReboot,
+      notes,
+      commands,
+      hostname: snap.facts.hostname,
+      kernel: snap.facts.kernel.release,
+    };
+  });
+}
+
+/** Undoes a failed apply and says what happened; never hides the first error. */
+async function rolledBack(session: RemoteSession, rollback: Parameters<typeof applyOps>[1], cause: string): Promise<Error> {
+  if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
+  try {
+    await applyOps(session, rollback, "roll back");
+    return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
+  } catch (err) {
+    return new Error(`${cause}. Rolling back also failed, so the host may be partly changed: ${(err as Error).message}`);
+  }
+}
+
+export interface ReadResult {
+  /** Observed value per key (null = absent). */
+  values: Record<string, string | null>;
+  pendingReboot: string[];
+}
+
+/** Observed values of the given keys: one connection, one command. */
+export async function readHostTuning(connection: unknown, keys: string[], tag: string): Promise<ReadResult> {
+  const knobs = knobsFor(keys);
+  return withSession(connection, async (session) => {
+    const files = await readFiles(session, readList(knobs.values(), tag), "read settings");
+    const seen = observe(knobs, tag, files);
+    return { values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])), pendingReboot: seen.pendingReboot };
+  });
+}
+
+/** Puts every saved original back and removes our persistence files (tuned's habit: originals, not kernel defaults). */
+export async function restoreHostTuning(connection: unknown, originals: Originals, tag: string): Promise<{ restored: string[] }> {
+  const knobs = knobsFor(Object.keys(originals), true);
+  return withSession(connection, async (session) => {
+    const paths = readList(knobs.values(), tag);
+    const files = await readFiles(session, paths, "read before restore");
+    const now = observe(knobs, tag, files);
+    const ops = [];
+    const restored: string[] = [];
+    for (const [key, knob] of knobs) {
+      const original = originals[key] ?? undefined;
+      if (knob.bootTime || now.values.get(key) === original) continue;
+      ops.push(...knob.restore(original, now.values.get(key)));
+      restored.push(key);
+    }
+    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files));
+    await applyOps(session, ops, "restore originals");
+    return { restored };
+  });
+}
