@@ -66,7 +66,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
       try {
         notes.push(...(await applyOps(session, plan.ops, "apply settings")));
       } catch (err) {
-        throw await rolledBack(session, plan.rollback, (err as Error).message);
+        throw await rolledBack(session, plan.rollback, (err as Error).message, plan.originals);
       }
       commands++;
     }
@@ -76,7 +76,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
     const wrong = [...norm.desired].filter(([key, want]) => seen.values.get(key) !== want);
     if (wrong.length > 0) {
       const detail = wrong.map(([key, want]) => `${key}: wanted ${show(want)}, got ${show(seen.values.get(key))}`).join("; ");
-      throw await rolledBack(session, plan.rollback, `read-back on ${session.target} disagrees: ${detail}`);
+      throw await rolledBack(session, plan.rollback, `read-back on ${session.target} disagrees: ${detail}`, plan.originals);
     }
     return {
       values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])),
@@ -91,14 +91,25 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
   });
 }
 
+/** A failed apply whose rollback failed too: the host may be partly changed, and `originals` must not be lost. */
+export class PartialApplyError extends Error {
+  constructor(
+    message: string,
+    readonly originals: Originals,
+  ) {
+    super(message);
+    this.name = "PartialApplyError";
+  }
+}
+
 /** Undoes a failed apply and says what happened; never hides the first error. */
-async function rolledBack(session: RemoteSession, rollback: Parameters<typeof applyOps>[1], cause: string): Promise<Error> {
+async function rolledBack(session: RemoteSession, rollback: Parameters<typeof applyOps>[1], cause: string, originals: Originals): Promise<Error> {
   if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
   try {
     await applyOps(session, rollback, "roll back");
     return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
   } catch (err) {
-    return new Error(`${cause}. Rolling back also failed, so the host may be partly changed: ${(err as Error).message}`);
+    return new PartialApplyError(`${cause}. Rolling back also failed, so the host may be partly changed (run again to converge): ${(err as Error).message}`, originals);
   }
 }
 

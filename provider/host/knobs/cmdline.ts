@@ -4,7 +4,7 @@ import type { KnobKind } from "./types";
 
 type Check = (value: string, cpuCount: number) => string | undefined;
 
-/** A cpulist that names only CPUs the host has. */
+/** A cpulist that names only CPUs the host has, and leaves at least one for housekeeping. */
 function cpuListCheck(value: string, cpuCount: number): string | undefined {
   let cpus: number[];
   try {
@@ -14,7 +14,9 @@ function cpuListCheck(value: string, cpuCount: number): string | undefined {
   }
   if (cpus.length === 0) return "the CPU list is empty";
   const bad = cpus.filter((c) => c >= cpuCount);
-  return bad.length ? `CPU ${bad.join(", ")} does not exist; this host has CPUs 0-${cpuCount - 1}` : undefined;
+  if (bad.length) return `CPU ${bad.join(", ")} does not exist; this host has CPUs 0-${cpuCount - 1}`;
+  if (cpus.length >= cpuCount) return `it leaves no housekeeping CPU; this host has CPUs 0-${cpuCount - 1}, keep at least one (usually CPU 0 and its sibling) out of the list`;
+  return undefined;
 }
 
 /** isolcpus may carry flags before the list: `managed_irq,domain,2-7`. */

@@ -1,0 +1,128 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { fileTag } from "../host/knobs/persistence";
+import { normaliseSettings, type Originals } from "../host/knobs/plan";
+import { applyHostTuning, PartialApplyError, readHostTuning, restoreHostTuning } from "../host/tuning";
+import { parseConnection } from "../spec/connection";
+import { InputError } from "../spec/issues";
+import { flattenSettings, groupSettings, type GroupedSettings } from "../spec/tuned-host";
+
+/**
+ * CRUD of the HostTuning dynamic resource. The serialised provider object in
+ * host-tuning.ts loads this module at call time, so state carries no code
+ * beyond a require and no secrets are captured in the closure.
+ */
+
+export interface HostTuningInputs {
+  connection: unknown;
+  /** Resource name as a file-name tag (persistence files are per resource). */
+  tag: string;
+  allowManagementInterface?: boolean;
+  settings: GroupedSettings;
+}
+
+export interface HostTuningOutputs extends HostTuningInputs {
+  /** Originals saved the first time each key was touched; delete restores these. */
+  originals: Originals;
+  /** Boot-time keys configured but not yet running (reboot to apply). */
+  pendingRebootKeys: string[];
+  pendingReboot: boolean;
+  notes: string[];
+  hostname: string | null;
+  kernel: string | null;
+}
+
+function target(inputs: HostTuningInputs): string {
+  const c = inputs.connection as { host?: unknown; port?: unknown } | undefined;
+  return `${String(c?.host)}:${String(c?.port ?? 22)}`;
+}
+
+export async function check(_olds: unknown, news: HostTuningInputs): Promise<pulumi.dynamic.CheckResult> {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  try {
+    // Unknown during preview when the connection comes from another resource's outputs.
+    if (news.connection !== undefined) parseConnection(news.connection);
+  } catch (err) {
+    for (const p of err instanceof InputError ? err.problems : [String(err)]) failures.push({ property: "connection", reason: p });
+  }
+  const norm = normaliseSettings(flattenSettings(news.settings));
+  for (const p of norm.problems) failures.push({ property: "settings", reason: p });
+  if (typeof news.tag !== "string" || fileTag(news.tag) !== news.tag) failures.push({ property: "tag", reason: `${JSON.stringify(news.tag)} is not accepted; expected lower-case letters, digits and '-'` });
+  // Values are normalised (e.g. cfq -> bfq) and regrouped so state always holds the canonical form.
+  const settings = groupSettings(Object.fromEntries(norm.desired));
+  return { inputs: { ...news, settings: norm.problems.length ? news.settings : settings }, failures };
+}
+
+export async function diff(_id: string, olds: HostTuningOutputs, news: HostTuningInputs): Promise<pulumi.dynamic.DiffResult> {
+  const replaces: string[] = [];
+  if (target(olds) !== target(news)) replaces.push("connection");
+  if (olds.tag !== news.tag) replaces.push("tag");
+  const changed = JSON.stringify(olds.settings) !== JSON.stringify(news.settings) || Boolean(olds.allowManagementInterface) !== Boolean(news.allowManagementInterface);
+  return { changes: changed || replaces.length > 0, replaces, deleteBeforeReplace: true };
+}
+
+async function apply(inputs: HostTuningInputs, originals: Originals, previousKeys: string[]): Promise<HostTuningOutputs> {
+  const r = await applyHostTuning(inputs.connection, {
+    settings: flattenSettings(inputs.settings),
+    tag: inputs.tag,
+    allowManagementInterface: Boolean(inputs.allowManagementInterface),
+    originals,
+    previousKeys,
+  });
+  return {
+    ...inputs,
+    originals: r.originals,
+    pendingRebootKeys: r.pendingReboot,
+    pendingReboot: r.pendingReboot.length > 0,
+    notes: r.notes,
+    hostname: r.hostname,
+    kernel: r.kernel,
+  };
+}
+
+/**
+ * When a failed apply could not be rolled back, the engine must still record
+ * the originals, or delete could never restore them: an error carrying `id` and
+ * `properties` becomes the resource's state (ErrorResourceInitFailed). The
+ * server does not add `__provider` to such state, so we do.
+ */
+function keepOriginals(err: unknown, id: string, inputs: HostTuningInputs & { __provider?: unknown }, settings: GroupedSettings): never {
+  if (err instanceof PartialApplyError) {
+    const properties = { ...inputs, settings, originals: err.originals, pendingRebootKeys: [], pendingReboot: false, notes: [], hostname: null, kernel: null };
+    throw Object.assign(new Error(err.message), { id, properties, reasons: [err.message] });
+  }
+  throw err;
+}
+
+export async function create(inputs: HostTuningInputs): Promise<pulumi.dynamic.CreateResult> {
+  const id = `${target(inputs)}/${inputs.tag}`;
+  try {
+    return { id, outs: await apply(inputs, {}, []) };
+  } catch (err) {
+    keepOriginals(err, id, inputs, groupSettings({}));
+  }
+}
+
+export async function update(id: string, olds: HostTuningOutputs, news: HostTuningInputs): Promise<pulumi.dynamic.UpdateResult> {
+  const previousKeys = Object.keys(flattenSettings(olds.settings));
+  try {
+    return { outs: await apply(news, olds.originals ?? {}, previousKeys) };
+  } catch (err) {
+    keepOriginals(err, id, news, olds.settings);
+  }
+}
+
+/** Reads every owned key in one round trip and reports it as both outputs and inputs, so refresh names the drifted key. */
+export async function read(id: string, props: HostTuningOutputs): Promise<pulumi.dynamic.ReadResult> {
+  const keys = Object.keys(flattenSettings(props.settings));
+  const r = await readHostTuning(props.connection, keys, props.tag);
+  const observed: Record<string, string> = {};
+  for (const key of keys) observed[key] = r.values[key] ?? "(absent)";
+  const settings = groupSettings(observed);
+  const outs: HostTuningOutputs = { ...props, settings, pendingRebootKeys: r.pendingReboot, pendingReboot: r.pendingReboot.length > 0 };
+  const inputs: HostTuningInputs = { connection: props.connection, tag: props.tag, allowManagementInterface: Boolean(props.allowManagementInterface), settings };
+  return { id, props: outs, inputs: inputs as unknown as Record<string, unknown> };
+}
+
+export async function remove(_id: string, props: HostTuningOutputs): Promise<void> {
+  await restoreHostTuning(props.connection, props.originals ?? {}, props.tag);
+}

@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { GroupedSettings } from "../spec/tuned-host";
+
+/**
+ * The serialised provider: every method loads the implementation by package
+ * name when it runs. Resolution happens in the provider process, from the Pulumi
+ * program's directory, so state holds only a require of `kvmtune` (no repo
+ * paths, no copied code, no captured secrets) and delete/refresh of old state
+ * use the installed kvmtune. This repo's tests link the repo as `kvmtune`.
+ */
+const hostTuningProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds, news) {
+    return require("kvmtune/dist/provider/resources/host-tuning-impl").check(olds, news);
+  },
+  async diff(id, olds, news) {
+    return require("kvmtune/dist/provider/resources/host-tuning-impl").diff(id, olds, news);
+  },
+  async create(inputs) {
+    return require("kvmtune/dist/provider/resources/host-tuning-impl").create(inputs);
+  },
+  async read(id, props) {
+    return require("kvmtune/dist/provider/resources/host-tuning-impl").read(id, props);
+  },
+  async update(id, olds, news) {
+    return require("kvmtune/dist/provider/resources/host-tuning-impl").update(id, olds, news);
+  },
+  async delete(id, props) {
+    return require("kvmtune/dist/provider/resources/host-tuning-impl").remove(id, props);
+  },
+};
+
+export { hostTuningProvider };
+
+export interface HostTuningArgs {
+  /** SSH connection (see ConnectionArgs); secret fields stay secret. */
+  connection: pulumi.Input<unknown>;
+  /** File-name tag for this resource's persistence files. */
+  tag: pulumi.Input<string>;
+  allowManagementInterface?: pulumi.Input<boolean>;
+  /** Desired settings grouped by disruption class. */
+  settings: pulumi.Input<GroupedSettings>;
+}
+
+/** One host's owned settings: applied, read back, drift-checked and restored on delete. */
+export class HostTuning extends pulumi.dynamic.Resource {
+  declare readonly settings: pulumi.Output<GroupedSettings>;
+  declare readonly originals: pulumi.Output<Record<string, string | null>>;
+  declare readonly pendingReboot: pulumi.Output<boolean>;
+  declare readonly pendingRebootKeys: pulumi.Output<string[]>;
+  declare readonly notes: pulumi.Output<string[]>;
+  declare readonly hostname: pulumi.Output<string | null>;
+  declare readonly kernel: pulumi.Output<string | null>;
+
+  constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
+    const props = { ...args, originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined };
+    super(hostTuningProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "HostTuning");
+  }
+}
