@@ -1,10 +1,11 @@
 import { InputError } from "../spec/issues";
+import { summariseFacts, type HostFactsSummary } from "./facts-summary";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
-import { knobOrder, resolveKnob } from "./knobs/catalogue";
+import { knobOrder, resolveKnob, undoOrder } from "./knobs/catalogue";
 import { applyOps, readFiles, readSnapshot } from "./knobs/execute";
 import { persistenceOps, renderPersistence } from "./knobs/persistence";
-import { normaliseSettings, observe, planApply, readList, type Change, type Originals } from "./knobs/plan";
+import { normaliseSettings, observe, planApply, planRollback, readList, type Change, type Originals } from "./knobs/plan";
 import type { Knob } from "./knobs/types";
 
 /**
@@ -35,13 +36,13 @@ export interface ApplyResult {
   commands: number;
   hostname: string | null;
   kernel: string | null;
+  facts: HostFactsSummary;
 }
 
 /** Knobs for known keys, in apply order (or reverse, for undoing: schedulers before their modules). */
 function knobsFor(keys: Iterable<string>, reverse = false): Map<string, Knob> {
   const knobs = new Map<string, Knob>();
-  const sorted = [...keys].sort(knobOrder);
-  for (const key of reverse ? sorted.reverse() : sorted) {
+  for (const key of [...keys].sort(reverse ? undoOrder : knobOrder)) {
     const k = resolveKnob(key);
     if (!("problem" in k)) knobs.set(key, k);
   }
@@ -60,23 +61,25 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
     const snap = await readSnapshot(session, paths);
     const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, originals: req.originals, dropped });
     if (plan.problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, plan.problems);
+    // What a failed run undoes: every key it may have touched, judged against what was read before.
+    const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths };
     let commands = 1;
     const notes = [...norm.notes];
     if (plan.ops.length > 0) {
       try {
         notes.push(...(await applyOps(session, plan.ops, "apply settings")));
       } catch (err) {
-        throw await rolledBack(session, plan.rollback, (err as Error).message, plan.originals);
+        throw await rolledBack(session, undo, undefined, (err as Error).message, plan.originals);
       }
       commands++;
     }
     const after = await readFiles(session, paths);
     commands++;
-    const seen = observe(norm.knobs, req.tag, after);
+    const seen = observe(norm.knobs, req.tag, after, norm.desired);
     const wrong = [...norm.desired].filter(([key, want]) => seen.values.get(key) !== want);
     if (wrong.length > 0) {
       const detail = wrong.map(([key, want]) => `${key}: wanted ${show(want)}, got ${show(seen.values.get(key))}`).join("; ");
-      throw await rolledBack(session, plan.rollback, `read-back on ${session.target} disagrees: ${detail}`, plan.originals);
+      throw await rolledBack(session, undo, after, `read-back on ${session.target} disagrees: ${detail}`, plan.originals);
     }
     return {
       values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])),
@@ -87,6 +90,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
       commands,
       hostname: snap.facts.hostname,
       kernel: snap.facts.kernel.release,
+      facts: summariseFacts(snap.facts),
     };
   });
 }
@@ -102,10 +106,24 @@ export class PartialApplyError extends Error {
   }
 }
 
-/** Undoes a failed apply and says what happened; never hides the first error. */
-async function rolledBack(session: RemoteSession, rollback: Parameters<typeof applyOps>[1], cause: string, originals: Originals): Promise<Error> {
-  if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
+interface Undo {
+  knobs: Map<string, Knob>;
+  desired: Map<string, string>;
+  before: Map<string, string | undefined>;
+  tag: string;
+  paths: string[];
+}
+
+/**
+ * Undoes a failed apply from what is on the host now (`after`, or read again):
+ * only what this run changed is put back, so a step that never ran cannot stop
+ * the rollback. Says what happened; never hides the first error.
+ */
+async function rolledBack(session: RemoteSession, undo: Undo, after: Map<string, string | undefined> | undefined, cause: string, originals: Originals): Promise<Error> {
   try {
+    const now = after ?? (await readFiles(session, undo.paths, "read before roll back"));
+    const rollback = planRollback(undo.knobs, undo.tag, undo.before, now, undo.desired);
+    if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
     await applyOps(session, rollback, "roll back");
     return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
   } catch (err) {
@@ -138,11 +156,16 @@ export async function restoreHostTuning(connection: unknown, originals: Original
     const now = observe(knobs, tag, files);
     const ops = [];
     const restored: string[] = [];
+    const switched = new Set<string>();
     for (const [key, knob] of knobs) {
       const original = originals[key] ?? undefined;
-      if (knob.bootTime || now.values.get(key) === original) continue;
+      // A scheduler switch resets the device's nr_requests: write the original again after it.
+      const rewrite = original !== undefined && switched.has(/^block:([^:]+):nr_requests$/.exec(key)?.[1] ?? "");
+      if (knob.bootTime || (now.values.get(key) === original && !rewrite)) continue;
       ops.push(...knob.restore(original, now.values.get(key)));
       restored.push(key);
+      const dev = /^block:([^:]+):scheduler$/.exec(key)?.[1];
+      if (dev) switched.add(dev);
     }
     ops.push(...persistenceOps(tag, renderPersistence(tag, []), files));
     await applyOps(session, ops, "restore originals");

@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type { HostFactsSummary } from "../host/facts-summary";
 import { fileTag } from "../host/knobs/persistence";
 import { normaliseSettings, type Originals } from "../host/knobs/plan";
 import { applyHostTuning, PartialApplyError, readHostTuning, restoreHostTuning } from "../host/tuning";
@@ -29,6 +30,8 @@ export interface HostTuningOutputs extends HostTuningInputs {
   notes: string[];
   hostname: string | null;
   kernel: string | null;
+  /** Host facts seen at the last apply. */
+  facts: HostFactsSummary | null;
 }
 
 function target(inputs: HostTuningInputs): string {
@@ -76,6 +79,7 @@ async function apply(inputs: HostTuningInputs, originals: Originals, previousKey
     notes: r.notes,
     hostname: r.hostname,
     kernel: r.kernel,
+    facts: r.facts,
   };
 }
 
@@ -87,7 +91,7 @@ async function apply(inputs: HostTuningInputs, originals: Originals, previousKey
  */
 function keepOriginals(err: unknown, id: string, inputs: HostTuningInputs & { __provider?: unknown }, settings: GroupedSettings): never {
   if (err instanceof PartialApplyError) {
-    const properties = { ...inputs, settings, originals: err.originals, pendingRebootKeys: [], pendingReboot: false, notes: [], hostname: null, kernel: null };
+    const properties = { ...inputs, settings, originals: err.originals, pendingRebootKeys: [], pendingReboot: false, notes: [], hostname: null, kernel: null, facts: null };
     throw Object.assign(new Error(err.message), { id, properties, reasons: [err.message] });
   }
   throw err;

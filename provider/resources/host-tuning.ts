@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { HostFactsSummary } from "../host/facts-summary";
 import type { GroupedSettings } from "../spec/tuned-host";
 
 /**
@@ -50,9 +51,10 @@ export class HostTuning extends pulumi.dynamic.Resource {
   declare readonly notes: pulumi.Output<string[]>;
   declare readonly hostname: pulumi.Output<string | null>;
   declare readonly kernel: pulumi.Output<string | null>;
+  declare readonly facts: pulumi.Output<HostFactsSummary | null>;
 
   constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined };
+    const props = { ...args, originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined };
     super(hostTuningProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "HostTuning");
   }
 }

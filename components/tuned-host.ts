@@ -1,0 +1,124 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { HostFactsSummary } from "../provider/host/facts-summary";
+import { fileTag } from "../provider/host/knobs/persistence";
+import { HostTuning } from "../provider/resources/host-tuning";
+import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
+import type { ConnectionArgs } from "./connection";
+
+type PerNode = number | number[] | Record<string, number>;
+
+/** Arguments of a TunedHost. Every setting is optional; only what you set is owned (and restored on delete). */
+export interface TunedHostArgs {
+  /** How to reach the host. See ConnectionArgs: host keys are pinned, secrets stay secret. */
+  connection: pulumi.Input<ConnectionArgs>;
+  /**
+   * `"virtual-host"`: tuned's virtual-host profile plus the talk's network advice —
+   * THP `always`, `vm.swappiness=10`, `vm.dirty_ratio=10`, `vm.dirty_background_ratio=5`,
+   * `net.ipv4.conf.all.arp_filter=1` and `vhost_net` loaded. Your own values override it.
+   * Default `"none"`.
+   */
+  preset?: pulumi.Input<"virtual-host" | "none">;
+  /** Transparent huge pages: a mode for `enabled`, or `{ enabled, defrag }`. Only modes the host offers are accepted. Live; persisted with tmpfiles.d. */
+  thp?: pulumi.Input<string | { enabled?: string; defrag?: string }>;
+  /**
+   * Static huge pages per size: a total (`{ "2M": 1024 }`, spread over the NUMA nodes by the kernel),
+   * per-node counts (`[512, 512]` or `{ node0: 512, node1: 512 }`). The kernel's answer is read back:
+   * a short allocation is an error and nothing is recorded. 1G pages need `pdpe1gb`; they are
+   * allocated live if memory allows and persisted on the kernel command line (`hugepagesz=1G hugepages=...`).
+   */
+  hugepages?: pulumi.Input<{ "2M"?: PerNode; "1G"?: PerNode }>;
+  /** hugetlbfs mounts per page size. Default: mount `/dev/hugepages<size>` for every size with pages; `false` for none. Persisted in /etc/fstab (a marked block). */
+  hugetlbfs?: pulumi.Input<boolean | { "2M"?: string; "1G"?: string }>;
+  /** sysctl keys (dotted) and values, from an allowlist (vm.*, net.*, selected kernel.* and fs.*). Live; persisted in /etc/sysctl.d/90-kvmtune-<name>.conf. */
+  sysctl?: pulumi.Input<Record<string, string | number | boolean>>;
+  /** The talk's `net.ipv4.conf.all.arp_filter`: set when the host has several NICs on one subnet. */
+  arpFilter?: pulumi.Input<boolean>;
+  /** I/O scheduler per block device: `none`, `mq-deadline`, `bfq`, `kyber` (legacy noop/deadline/cfq are mapped, with a note). Live; persisted with a udev rule. */
+  schedulers?: pulumi.Input<Record<string, string>>;
+  /** `read_ahead_kb` per block device (0-65536). Live; persisted with a udev rule. */
+  readaheadKb?: pulumi.Input<Record<string, number>>;
+  /** `nr_requests` per block device (4-65536; the queue may allow less). Live; persisted with a udev rule. */
+  nrRequests?: pulumi.Input<Record<string, number>>;
+  /** Kernel modules to load (a list) or `{ name: "loaded" | "unloaded" }`, e.g. `["vhost_net", "vfio-pci", "bfq"]`. Live; persisted in modules-load.d. */
+  modules?: pulumi.Input<string[] | Record<string, "loaded" | "unloaded">>;
+  /** Module options, e.g. `{ kvm_intel: { nested: 1 } }`. Written to modprobe.d; take effect when the module next loads (`pendingReboot`). */
+  moduleOptions?: pulumi.Input<Record<string, Record<string, string | number | boolean>>>;
+  /** MTU per interface (68-65535). The interface carrying kvmtune's SSH session is refused unless `allowManagementInterface`. Live; persisted with a udev rule. */
+  mtu?: pulumi.Input<Record<string, number>>;
+  /** Allow `mtu` on the interface that carries the SSH session. Default false. */
+  allowManagementInterface?: pulumi.Input<boolean>;
+  /**
+   * CPUs to isolate for guests (cpulist, e.g. `"2-15"`): sets `isolcpus=managed_irq,domain,<list>`,
+   * `nohz_full` and `rcu_nocbs`. At least one CPU must stay for housekeeping. Kernel command line:
+   * needs a reboot (`pendingReboot`); kvmtune never reboots by itself.
+   */
+  isolateCpus?: pulumi.Input<string>;
+  /** Other kernel arguments kvmtune manages: intel_iommu, amd_iommu, iommu, default_hugepagesz, transparent_hugepage, irqaffinity, ... Needs a reboot. */
+  kernelArgs?: pulumi.Input<Record<string, string | number>>;
+  /** KSM: true/"run", false/"stop", or "unmerge" (stop and split merged pages). Live; persisted with tmpfiles.d. */
+  ksm?: pulumi.Input<boolean | "run" | "stop" | "unmerge">;
+  /** cpufreq governor for every CPU, e.g. `performance`. Hosts without cpufreq refuse it. Live; persisted with tmpfiles.d. */
+  governor?: pulumi.Input<string>;
+  /** Raw kvmtune keys (`sysctl:...`, `block:<dev>:scheduler`, ...) for anything the friendly args do not cover. Applied last. */
+  settings?: pulumi.Input<Record<string, string | number | boolean>>;
+}
+
+/** Which TunedHost owns which key on which host, within this program. */
+const owners = new Map<string, Map<string, string>>();
+
+function claim(hostId: string, owner: string, keys: string[]): void {
+  const taken = owners.get(hostId) ?? new Map<string, string>();
+  owners.set(hostId, taken);
+  for (const key of keys) {
+    const other = taken.get(key);
+    if (other !== undefined && other !== owner) {
+      throw new Error(`TunedHost "${owner}" and TunedHost "${other}" both set ${key} on ${hostId}; each setting needs exactly one owner`);
+    }
+    taken.set(key, owner);
+  }
+}
+
+/**
+ * Tunes one KVM host: every setting is previewed per key (grouped by how
+ * disruptive it is), applied over one SSH connection, read back, drift-checked
+ * on refresh and restored to its original on delete.
+ */
+export class TunedHost extends pulumi.ComponentResource {
+  /** The connection, for guests placed on this host. */
+  readonly connection: pulumi.Output<ConnectionArgs>;
+  /** Applied settings, grouped by disruption class (`live`, `guest-restart`, `host-reboot`). */
+  readonly settings: pulumi.Output<GroupedSettings>;
+  /** Values before kvmtune first changed each key; delete restores these. */
+  readonly originals: pulumi.Output<Record<string, string | null>>;
+  /** True while a boot-time setting (kernel command line, module option) waits for a reboot. */
+  readonly pendingReboot: pulumi.Output<boolean>;
+  /** The boot-time keys that wait for a reboot. */
+  readonly pendingRebootKeys: pulumi.Output<string[]>;
+  /** Messages worth reading (legacy names mapped, boot loader not regenerated, ...). */
+  readonly notes: pulumi.Output<string[]>;
+  /** What the host looked like at the last apply. */
+  readonly facts: pulumi.Output<HostFactsSummary | null>;
+
+  constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kvmtune:index:TunedHost", name, {}, opts);
+    const { connection, allowManagementInterface, ...tuning } = args;
+    const grouped = pulumi.all([pulumi.output(tuning), pulumi.output(connection)]).apply(([plain, conn]) => {
+      const { settings, grouped } = planTuningSettings(plain, `TunedHost "${name}"`);
+      claim(`${conn.host}:${conn.port ?? 22}`, name, Object.keys(settings));
+      return grouped;
+    });
+    const resource = new HostTuning(
+      `${name}-tuning`,
+      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, settings: grouped },
+      { parent: this },
+    );
+    this.connection = pulumi.output(connection);
+    this.settings = resource.settings;
+    this.originals = resource.originals;
+    this.pendingReboot = resource.pendingReboot;
+    this.pendingRebootKeys = resource.pendingRebootKeys;
+    this.notes = resource.notes;
+    this.facts = resource.facts;
+    this.registerOutputs({ settings: this.settings, pendingReboot: this.pendingReboot, originals: this.originals, facts: this.facts });
+  }
+}

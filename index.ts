@@ -1,0 +1,9 @@
+// kvmtune: declarative KVM performance tuning for Pulumi.
+export type { ConnectionArgs, ProxyConnectionArgs } from "./components/connection";
+export { TunedHost, type TunedHostArgs } from "./components/tuned-host";
+export { HostTuning, type HostTuningArgs } from "./provider/resources/host-tuning";
+export { readHostFacts } from "./provider/host/read-facts";
+export type { HostFacts } from "./provider/host/facts";
+export type { HostFactsSummary } from "./provider/host/facts-summary";
+export type { GroupedSettings } from "./provider/spec/tuned-host";
+export { VIRTUAL_HOST_PRESET } from "./provider/spec/tuned-host";
