@@ -102,9 +102,11 @@ export class TunedHost extends pulumi.ComponentResource {
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
     const { connection, allowManagementInterface, ...tuning } = args;
-    const grouped = pulumi.all([pulumi.output(tuning), pulumi.output(connection)]).apply(([plain, conn]) => {
+    // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
+    const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
+    const grouped = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
       const { settings, grouped } = planTuningSettings(plain, `TunedHost "${name}"`);
-      claim(`${conn.host}:${conn.port ?? 22}`, name, Object.keys(settings));
+      claim(id, name, Object.keys(settings));
       return grouped;
     });
     const resource = new HostTuning(

@@ -29,14 +29,16 @@
 # built and its directory is printed (KVMTUNE_PULUMI_FORCE_BUILD=1 builds anyway).
 #
 # Progress goes to stderr; the bin directory is the last line of stdout.
-# Knobs: KVMTUNE_PULUMI_VERSION (default v3.274.1), KVMTUNE_BUILD_JOBS (go build -p, default
-# 2), KVMTUNE_PULUMI_RETRY_NODEJS_HOST=1 (retry a host fetch that failed before), GO.
+# Knobs: KVMTUNE_PULUMI_VERSION (default v3.274.1), KVMTUNE_PULUMI_MIN_VERSION (of a pulumi
+# already on PATH, default 3.100.0; Automation API inline refresh/destroy need >= 3.181.0),
+# KVMTUNE_BUILD_JOBS (go build -p, default 2), KVMTUNE_PULUMI_RETRY_NODEJS_HOST=1 (retry a
+# host fetch that failed before), GO.
 # GOCACHE/GOMODCACHE stay at Go's defaults so runs share them.
 set -euo pipefail
 
 VERSION="${KVMTUNE_PULUMI_VERSION:-v3.274.1}"
 case "$VERSION" in v*) ;; *) VERSION="v$VERSION" ;; esac
-MIN_PATH_VERSION="3.100.0"
+MIN_PATH_VERSION="${KVMTUNE_PULUMI_MIN_VERSION:-3.100.0}"
 JOBS="${KVMTUNE_BUILD_JOBS:-2}"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +53,11 @@ SDK_MODULE="github.com/pulumi/pulumi/sdk/v3"
 HOST_MODULE="github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3"
 VERSION_LDFLAG="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$VERSION"
 SHIM_SRC="$REPO_ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+
+# The CLI writes a log file per run under $PULUMI_HOME/logs (~/.pulumi otherwise); keep
+# this script's `pulumi version` checks in the same home that pulumi-env.sh uses.
+export PULUMI_HOME="${PULUMI_HOME:-$CACHE_ROOT/home}"
+export PULUMI_SKIP_UPDATE_CHECK=true
 
 START=$SECONDS
 log() { printf '[build-pulumi-cli %4ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
@@ -125,6 +132,7 @@ if cached_ok && { [ -x "$BIN/pulumi-language-nodejs" ] || { [ -f "$HOST_FAILED_M
   exit 0
 fi
 
+command -v node >/dev/null 2>&1 || die "node is needed (it parses go's JSON output)"
 GO_BIN="$(find_go)"
 export PATH="$(dirname "$GO_BIN"):$PATH"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
@@ -172,9 +180,12 @@ if ! cached_ok; then
   pkg_gomod="$(node -e 'const j=JSON.parse(require("fs").readFileSync(0,"utf8")); if (j.Error) { console.error(j.Error); process.exit(1) } console.log(j.GoMod)' <<<"$pkg_json")" \
     || die "module $PKG_MODULE@$VERSION is not available from the Go module proxy"
   make_wrapper "$SRC/cli" "$PKG_MODULE" "$VERSION" "$pkg_gomod"
-  log "resolving the CLI's dependencies (first run downloads several hundred MB of modules)"
-  (cd "$SRC/cli" && gocmd get "$PKG_MODULE/cmd/pulumi@$VERSION" >&2) || die "go get $PKG_MODULE/cmd/pulumi@$VERSION failed"
-  log "modules ready after $((SECONDS - T0))s; compiling pulumi"
+  if [ ! -s "$SRC/cli/go.sum" ]; then
+    log "resolving the CLI's dependencies (first run downloads several hundred MB of modules)"
+    (cd "$SRC/cli" && gocmd get "$PKG_MODULE/cmd/pulumi@$VERSION" >&2) || { rm -f "$SRC/cli/go.sum"; die "go get $PKG_MODULE/cmd/pulumi@$VERSION failed"; }
+    log "modules ready after $((SECONDS - T0))s"
+  fi
+  log "compiling pulumi"
   T1=$SECONDS
   (cd "$SRC/cli" && gocmd build -p "$JOBS" -trimpath -ldflags "-s -w $VERSION_LDFLAG" \
       -o "$BIN/pulumi.tmp" "$PKG_MODULE/cmd/pulumi" >&2) || die "go build $PKG_MODULE/cmd/pulumi failed"
@@ -191,7 +202,13 @@ build_host() {
       const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
       console.log((j.Origin && j.Origin.Hash) || "")')" || ref=""
     if [ -z "$ref" ]; then
-      echo "the proxy gives no commit for $SDK_MODULE@$VERSION (no Origin data); set KVMTUNE_PULUMI_NODEJS_HOST_REF=<commit of tag $VERSION>" >"$HOST_FAILED_MARK"
+      # Without the commit we cannot name a pseudo-version; ask for @latest so that the
+      # proxy's own answer about the module ends up in the message.
+      local probe
+      probe="$(gocmd mod download -json "$HOST_MODULE@latest" 2>&1 | node -e '
+        try { console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Error || "served") }
+        catch (e) { console.log("unparseable go output") }' | tr '\n' ' ')"
+      echo "the proxy gives no commit for $SDK_MODULE@$VERSION (no Origin data), and for $HOST_MODULE@latest it answers: $probe; set KVMTUNE_PULUMI_NODEJS_HOST_REF=<commit of tag $VERSION> to try a pseudo-version" >"$HOST_FAILED_MARK"
       return 1
     fi
   fi
@@ -208,8 +225,10 @@ build_host() {
   host_gomod="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).GoMod)' <<<"$host_json")"
   log "language host pseudo-version $host_ver"
   make_wrapper "$SRC/nodejs" "$HOST_MODULE" "$host_ver" "$host_gomod"
-  (cd "$SRC/nodejs" && gocmd mod edit -require="$PKG_MODULE@$VERSION" && gocmd get "$HOST_MODULE@$host_ver" >&2) \
-    || { echo "go get $HOST_MODULE@$host_ver failed" >"$HOST_FAILED_MARK"; return 1; }
+  if [ ! -s "$SRC/nodejs/go.sum" ]; then
+    (cd "$SRC/nodejs" && gocmd mod edit -require="$PKG_MODULE@$VERSION" && gocmd get "$HOST_MODULE@$host_ver" >&2) \
+      || { rm -f "$SRC/nodejs/go.sum"; echo "go get $HOST_MODULE@$host_ver failed" >"$HOST_FAILED_MARK"; return 1; }
+  fi
   (cd "$SRC/nodejs" && gocmd build -p "$JOBS" -trimpath -ldflags "-s -w $VERSION_LDFLAG" \
       -o "$BIN/pulumi-language-nodejs.tmp" "$HOST_MODULE" >&2) \
     || { echo "go build $HOST_MODULE@$host_ver failed" >"$HOST_FAILED_MARK"; return 1; }

@@ -15,3 +15,6 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 
 step "real-kernel boot image (cached after the first build)"
 npm run --silent testbed:image
+
+step "Pulumi CLI for the engine tests (built from its Go modules once, then cached)"
+bash scripts/build-pulumi-cli.sh | tail -1

@@ -1,0 +1,63 @@
+// TunedHost through the real Pulumi engine: up, a clean preview, a hand-made
+// drift that `preview --refresh --expect-no-changes` names, convergence, and
+// destroy restoring the originals, all against a real kernel.
+import { strict as assert } from "node:assert";
+import { TunedHost } from "../../components/tuned-host";
+import { inlineStack, type EngineStack } from "../support/engine";
+import { startTestVm, type TestVm } from "../support/vm";
+import * as pulumi from "@pulumi/pulumi";
+
+describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
+  this.timeout(900_000);
+  let vm: TestVm;
+  let engine: EngineStack;
+
+  before(async () => {
+    vm = await startTestVm({ name: "hv-engine" });
+    engine = await inlineStack("kvmtune-engine-test", async () => {
+      const host = new TunedHost("hv-engine", {
+        connection: { host: vm.host, port: vm.port, privateKey: pulumi.secret(vm.privateKey), hostKey: vm.hostKey },
+        preset: "virtual-host",
+        sysctl: { "vm.swappiness": 10 },
+        schedulers: { vdb: "mq-deadline" },
+        kernelArgs: { intel_iommu: "on" },
+      });
+      return { pendingReboot: host.pendingReboot, settings: host.settings, originals: host.originals };
+    });
+  });
+  after(async () => {
+    await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
+    await vm?.stop();
+  });
+
+  it("ups, then previews with no changes", async () => {
+    const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    assert.equal(up.summary.result, "succeeded");
+    assert.equal(up.outputs.pendingReboot.value, true);
+    assert.deepEqual(up.outputs.settings.value["host-reboot"], { "cmdline:intel_iommu": "on" });
+    assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness /sys/block/vdb/queue/scheduler /sys/kernel/mm/transparent_hugepage/enabled")).stdout, "10\n[mq-deadline] none\n[always] madvise never\n");
+    const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true }));
+    assert.deepEqual(pre.changeSummary, { same: 3 });
+  });
+
+  it("names exactly the hand-changed setting in preview --refresh --expect-no-changes, then converges", async () => {
+    await vm.ssh("echo 33 > /proc/sys/vm/swappiness");
+    await assert.rejects(engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true, diff: true })));
+    const out = engine.output();
+    // The refresh step shows the drift, the preview step the change back, under its disruption group.
+    assert.match(out, /~ live\s+: \{[^}]*~ sysctl:vm\.swappiness\s+: "10" => "33"/);
+    assert.match(out, /~ live\s+: \{[^}]*~ sysctl:vm\.swappiness\s+: "33" => "10"/);
+    // Exactly one setting changed, whichever way the engine prints it.
+    assert.deepEqual([...new Set(out.match(/^\s+~ [a-z]+:[^\s:]+(?=\s+:)/gm)?.map((l) => l.trim()))], ["~ sysctl:vm.swappiness"]);
+    assert.ok(!out.includes("PRIVATE KEY"));
+    const up = await engine.run((onOutput) => engine.stack.up({ onOutput, refresh: true }));
+    assert.equal(up.summary.resourceChanges?.update, 1);
+    assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "10\n");
+  });
+
+  it("destroy restores the originals on the host", async () => {
+    const d = await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
+    assert.equal(d.summary.result, "succeeded");
+    assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness /sys/block/vdb/queue/scheduler /sys/kernel/mm/transparent_hugepage/enabled; ls /etc/sysctl.d; ls /etc/default/grub.d")).stdout, "60\n[none] mq-deadline \nalways madvise [never]\n");
+  });
+});
