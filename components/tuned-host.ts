@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostFactsSummary } from "../provider/host/facts-summary";
 import { fileTag } from "../provider/host/knobs/persistence";
+import { normaliseSettings } from "../provider/host/knobs/plan";
 import { HostTuning } from "../provider/resources/host-tuning";
 import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
@@ -107,6 +108,8 @@ export class TunedHost extends pulumi.ComponentResource {
     const grouped = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
       const { settings, grouped } = planTuningSettings(plain, `TunedHost "${name}"`);
       claim(id, name, Object.keys(settings));
+      // Shown at preview: the resource stores canonical values, so this is the one place a mapping is visible.
+      for (const note of normaliseSettings(settings).notes) void pulumi.log.info(note, this);
       return grouped;
     });
     const resource = new HostTuning(

@@ -38,7 +38,7 @@ set -euo pipefail
 
 VERSION="${KVMTUNE_PULUMI_VERSION:-v3.274.1}"
 case "$VERSION" in v*) ;; *) VERSION="v$VERSION" ;; esac
-MIN_PATH_VERSION="${KVMTUNE_PULUMI_MIN_VERSION:-3.100.0}"
+MIN_PATH_VERSION="${KVMTUNE_PULUMI_MIN_VERSION:-3.181.0}"  # inline refresh/destroy need >= 3.181
 JOBS="${KVMTUNE_BUILD_JOBS:-2}"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -126,8 +126,8 @@ fi
 
 if cached_ok && { [ -x "$BIN/pulumi-language-nodejs" ] || { [ -f "$HOST_FAILED_MARK" ] && [ "${KVMTUNE_PULUMI_RETRY_NODEJS_HOST:-0}" != 1 ] && [ "${KVMTUNE_PULUMI_REQUIRE_NODEJS_HOST:-0}" != 1 ]; }; }; then
   install_shim
-  log "cached: pulumi $VERSION in $BIN"
-  [ -x "$BIN/pulumi-language-nodejs" ] || host_warning
+  if [ -x "$BIN/pulumi-language-nodejs" ]; then log "cached: pulumi $VERSION in $BIN"
+  else log "cached: pulumi $VERSION in $BIN (no Node.js language host: inline Automation API programs only)"; fi
   echo "$BIN"
   exit 0
 fi
