@@ -19,8 +19,9 @@ export const blockKind: KnobKind = {
   resolve(key) {
     if (!key.startsWith("block:")) return undefined;
     const m = /^block:([^:]*):([^:]*)$/.exec(key);
-    if (!m || !BLOCK_DEVICE.test(m[1])) {
-      return { problem: `${JSON.stringify(m?.[1] ?? key.slice(6))} is not a block device name; expected a kernel name such as sda, vda or nvme0n1 (no '/' or '..')` };
+    if (!m) return { problem: `malformed key; expected block:<device>:<scheduler|read_ahead_kb|nr_requests>, e.g. block:sda:scheduler` };
+    if (!BLOCK_DEVICE.test(m[1])) {
+      return { problem: `${JSON.stringify(m[1])} is not a block device name; expected a kernel name such as sda, vda or nvme0n1 (no '/' or '..')` };
     }
     const [, dev, attr] = m;
     if (attr !== "scheduler" && attr !== "read_ahead_kb" && attr !== "nr_requests") {
@@ -41,7 +42,8 @@ export const blockKind: KnobKind = {
         const mod = SCHEDULER_MODULES[value];
         if (mod && desired.get(`module:${mod}`) === "loaded") return [];
         const hint = mod ? ` (load it with modules: ["${mod}"] if the kernel has it as a module)` : "";
-        return [`scheduler ${JSON.stringify(value)} is not offered by ${dev}; it offers ${device.schedulers.join(", ") || "none"}${hint}`];
+        if (device.schedulers.length === 0) return [`scheduler ${JSON.stringify(value)} cannot be set on ${dev}: it has no I/O scheduler (no queue/scheduler choices)`];
+        return [`scheduler ${JSON.stringify(value)} is not offered by ${dev}; it offers ${device.schedulers.join(", ")}${hint}`];
       },
       persistence: "udev-block",
     });

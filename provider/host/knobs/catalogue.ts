@@ -19,8 +19,26 @@ export function resolveKnob(key: string): Knob | { problem: string } {
   return { problem: `unknown setting; keys look like ${KNOB_KINDS.map((k) => k.grammar).join(", ")}` };
 }
 
-/** Orders keys so live steps run in KNOB_KINDS order, then by key. */
+const rank = (k: string) => KNOB_KINDS.findIndex((kind) => k.startsWith(`${kind.name}:`));
+
+/**
+ * Order within a kind: by key, except that a block device's scheduler comes
+ * before its other attributes (switching the scheduler resets nr_requests to
+ * the new scheduler's default), when applying and when undoing alike.
+ */
+function withinKind(a: string, b: string): number {
+  const sub = (k: string) => k.replace(/^(block:[^:]*:)(.*)$/, (_, dev: string, attr: string) => `${dev}${attr === "scheduler" ? "0" : "1"}${attr}`);
+  const x = sub(a);
+  const y = sub(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Orders keys so live steps run in KNOB_KINDS order, then by key (a device's scheduler first). */
 export function knobOrder(a: string, b: string): number {
-  const rank = (k: string) => KNOB_KINDS.findIndex((kind) => k.startsWith(`${kind.name}:`));
-  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+  return rank(a) - rank(b) || withinKind(a, b);
+}
+
+/** The order for undoing: kinds reversed (a scheduler before the module that provides it), a device's scheduler still first. */
+export function undoOrder(a: string, b: string): number {
+  return rank(b) - rank(a) || withinKind(a, b);
 }

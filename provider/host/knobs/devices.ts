@@ -1,5 +1,5 @@
 import { fileKnob, intValue, plainValue } from "./common";
-import { PAGE_SIZES } from "./memory";
+import { PAGE_SIZES, pageSizeName } from "./memory";
 import type { KnobKind } from "./types";
 
 /** Interface names the kernel accepts (dev_valid_name): at most 15 bytes, no '/', ':' or spaces. */
@@ -74,15 +74,18 @@ export const hugetlbfsKind: KnobKind = {
       disruption: "live",
       optional: true,
       reads: ["/proc/mounts"],
-      current(files) {
+      // Another mount of the same size may exist (systemd mounts /dev/hugepages): ours when
+      // hinted, else the most recent one.
+      current(files, hint) {
+        const dirs: string[] = [];
         for (const line of (files.get("/proc/mounts") ?? "").split("\n")) {
           const f = line.split(" ");
           if (f[2] !== "hugetlbfs") continue;
           const opt = f[3]?.split(",").find((o) => o.startsWith("pagesize="));
           const kib = opt ? parseSize(opt.slice(9)) : undefined;
-          if (kib === PAGE_SIZES[size]) return f[1].replace(/\\040/g, " ");
+          if (kib === PAGE_SIZES[size]) dirs.push(f[1].replace(/\\040/g, " "));
         }
-        return undefined;
+        return hint !== undefined && dirs.includes(hint) ? hint : dirs[dirs.length - 1];
       },
       normalise(value) {
         const text = String(value).trim();
@@ -91,9 +94,18 @@ export const hugetlbfsKind: KnobKind = {
         }
         return { value: text.replace(/\/+$/, "") || "/" };
       },
-      validate: (value) => (["/", "/dev", "/proc", "/sys", "/etc", "/boot", "/usr"].includes(value) ? [`${value} is a system directory; choose a mount point of its own`] : []),
+      validate(value, { facts }) {
+        if (["/", "/dev", "/proc", "/sys", "/etc", "/boot", "/usr"].includes(value)) return [`${value} is a system directory; choose a mount point of its own`];
+        const pools = facts.memory.hugepages.map((p) => p.sizeKiB);
+        if (!pools.includes(PAGE_SIZES[size])) {
+          return [`this host has no ${size} hugepage pool to mount; it offers ${pools.map(pageSizeName).join(", ") || "none"}${size === "1G" && !facts.cpu.flags.pdpe1gb ? " (1G pages need the CPU flag pdpe1gb)" : ""}`];
+        }
+        return [];
+      },
       apply: (value) => [{ op: "mount-hugetlbfs", dir: value, pageSize: size }],
-      restore: (original, current) => (original === undefined && current !== undefined ? [{ op: "umount", dir: current }] : []),
+      // Unmounts ours (a mount that was there before, the original, is never unmounted); mounts the original again if it is gone.
+      restore: (original, current) =>
+        current === original ? [] : current !== undefined ? [{ op: "umount", dir: current }] : [{ op: "mount-hugetlbfs", dir: original!, pageSize: size }],
       persistence: "fstab",
     };
   },

@@ -63,6 +63,9 @@ function hugepagePath(sizeKiB: number, node: number | undefined): string {
 function validateHugepages(sizeKiB: number, node: number | undefined, count: number, ctx: ValidationContext): string[] {
   const { facts } = ctx;
   const size = pageSizeName(sizeKiB);
+  if (node === undefined && [...ctx.desired.keys()].some((k) => k.startsWith(`hugepages:${size}:node`))) {
+    return [`set either hugepages:${size} (a host total) or per-node hugepages:${size}:node<N> counts, not both: writing one changes the other`];
+  }
   if (sizeKiB === PAGE_SIZES["1G"] && !facts.cpu.flags.pdpe1gb) return ["1G pages need the CPU flag pdpe1gb, which this host's CPU does not have"];
   const pools = node === undefined ? facts.memory.hugepages : facts.numaNodes.find((n) => n.id === node)?.hugepages;
   if (node !== undefined && !facts.numaNodes.some((n) => n.id === node)) {

@@ -1,3 +1,4 @@
+import { knobOrder } from "./catalogue";
 import { cmdlineValue } from "./cmdline";
 import type { Knob, PersistenceKind, RemoteOp } from "./types";
 
@@ -34,8 +35,9 @@ interface Entry {
   value: string;
 }
 
+/** Entries of one file, in apply order: udev sets a device's scheduler before nr_requests, as the live steps do (a switch resets it). */
 function group(entries: Entry[], kind: PersistenceKind): Entry[] {
-  return entries.filter((e) => e.knob.persistence === kind).sort((a, b) => (a.knob.key < b.knob.key ? -1 : a.knob.key > b.knob.key ? 1 : 0));
+  return entries.filter((e) => e.knob.persistence === kind).sort((a, b) => knobOrder(a.knob.key, b.knob.key));
 }
 
 /** Kernel command-line tokens for the bootloader drop-in, in a stable order. */
@@ -109,9 +111,17 @@ export function managedBlock(content: string | undefined, tag: string): string {
   return start >= 0 && end > start ? lines.slice(start + 1, end).join("\n") + (end > start + 1 ? "\n" : "") : "";
 }
 
-/** Configured values of boot-time knobs, read back from our own drop-ins. */
+/** Configured values of boot-time knobs, read back from our own drop-ins (and hugetlbfs mount points, from our fstab block). */
 export function configuredValue(knob: Knob, tag: string, files: ReadonlyMap<string, string | undefined>): string | undefined {
   const paths = persistencePaths(tag);
+  if (knob.key.startsWith("hugetlbfs:")) {
+    const size = knob.key.slice("hugetlbfs:".length);
+    const line = managedBlock(files.get(paths.fstab), tag)
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f[2] === "hugetlbfs" && f[3] === `pagesize=${size}`);
+    return line?.[1];
+  }
   if (knob.key.startsWith("cmdline:")) {
     const m = /^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX (.*)"$/m.exec(files.get(paths.bootloader) ?? "");
     return cmdlineValue(m?.[1], knob.key.slice(8));

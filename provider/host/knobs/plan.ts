@@ -1,5 +1,5 @@
 import type { HostFacts } from "../facts";
-import { knobOrder, resolveKnob } from "./catalogue";
+import { knobOrder, resolveKnob, undoOrder } from "./catalogue";
 import { configuredValue, managedBlock, persistenceOps, persistencePaths, renderPersistence } from "./persistence";
 import type { Disruption, Knob, RemoteOp } from "./types";
 
@@ -57,7 +57,8 @@ export interface Observation {
   pendingReboot: string[];
 }
 
-export function observe(knobs: Map<string, Knob>, tag: string, files: ReadonlyMap<string, string | undefined>): Observation {
+/** Reads each key's state from `files`; `desired` values (else what our own files record) are the knobs' hints. */
+export function observe(knobs: Map<string, Knob>, tag: string, files: ReadonlyMap<string, string | undefined>, desired?: ReadonlyMap<string, string>): Observation {
   const values = new Map<string, string | undefined>();
   const pendingReboot: string[] = [];
   for (const [key, knob] of knobs) {
@@ -66,11 +67,16 @@ export function observe(knobs: Map<string, Knob>, tag: string, files: ReadonlyMa
       values.set(key, configured);
       if (configured !== undefined && knob.current(files) !== configured) pendingReboot.push(key);
     } else {
-      values.set(key, knob.current(files));
+      values.set(key, knob.current(files, desired?.get(key) ?? configuredValue(knob, tag, files)));
     }
   }
   return { values, pendingReboot };
 }
+
+/** The device whose scheduler `key` sets, if it is a scheduler key. */
+const schedulerDevice = (key: string) => /^block:([^:]+):scheduler$/.exec(key)?.[1];
+/** The device whose nr_requests `key` sets: switching that device's scheduler resets it, so it is written again after. */
+const nrRequestsDevice = (key: string) => /^block:([^:]+):nr_requests$/.exec(key)?.[1];
 
 export interface Change {
   key: string;
@@ -119,7 +125,8 @@ export function planApply(input: PlanInput): HostTuningPlan {
   const originals: Originals = { ...input.originals };
   const changes: Change[] = [];
   const live: RemoteOp[] = [];
-  const undo: RemoteOp[] = [];
+  const undo: [string, RemoteOp[]][] = [];
+  const switched = new Set<string>();
   const dropped = observe(input.dropped, tag, files);
   for (const [key, knob] of input.dropped) {
     const original = input.originals[key];
@@ -128,21 +135,57 @@ export function planApply(input: PlanInput): HostTuningPlan {
     if (original === undefined || (original ?? undefined) === current) continue;
     changes.push({ key, from: current, to: original ?? undefined, disruption: knob.disruption });
     live.push(...knob.restore(original ?? undefined, current));
-    undo.push(...knob.restore(current, original ?? undefined));
+    undo.push([key, knob.restore(current, original ?? undefined)]);
+    if (schedulerDevice(key)) switched.add(schedulerDevice(key)!);
   }
   for (const [key, knob] of knobs) {
     const want = desired.get(key)!;
     const have = now.values.get(key);
     if (!(key in originals)) originals[key] = have ?? null;
-    if (have === want) continue;
-    changes.push({ key, from: have, to: want, disruption: knob.disruption });
+    const rewrite = switched.has(nrRequestsDevice(key) ?? "");
+    if (have === want && !rewrite) continue;
+    if (have !== want) changes.push({ key, from: have, to: want, disruption: knob.disruption });
     live.push(...knob.apply(want));
-    undo.unshift(...knob.restore(have, want));
+    undo.push([key, knob.restore(have, want)]);
+    if (schedulerDevice(key)) switched.add(schedulerDevice(key)!);
   }
   const entries = [...knobs].map(([key, knob]) => ({ knob, value: desired.get(key)! }));
   const wantedFiles = renderPersistence(tag, entries);
   const persist = persistenceOps(tag, wantedFiles, files);
-  return { problems, changes, ops: [...live, ...persist], rollback: [...undo, ...persist.map((op) => undoPersist(op, files))], originals };
+  const rollback = undo.sort(([a], [b]) => undoOrder(a, b)).flatMap(([, ops]) => ops);
+  return { problems, changes, ops: [...live, ...persist], rollback: [...rollback, ...persist.map((op) => undoPersist(op, files))], originals };
+}
+
+/**
+ * Steps that undo a failed apply, from what is on the host now: only keys whose
+ * value moved away from `before` are restored (steps that never ran or had no
+ * effect are skipped, so one of them cannot stop the rest), in undo order, and
+ * persistence files that differ from `before` get their old content back.
+ */
+export function planRollback(knobs: Map<string, Knob>, tag: string, before: ReadonlyMap<string, string | undefined>, after: ReadonlyMap<string, string | undefined>, desired?: ReadonlyMap<string, string>): RemoteOp[] {
+  const was = observe(knobs, tag, before, desired);
+  const is = observe(knobs, tag, after, desired);
+  const ops: RemoteOp[] = [];
+  const switched = new Set<string>();
+  for (const key of [...knobs.keys()].sort(undoOrder)) {
+    const knob = knobs.get(key)!;
+    if (knob.bootTime) continue; // configured in a file: restored with the files below
+    const from = is.values.get(key);
+    const to = was.values.get(key);
+    if (from === to && !switched.has(nrRequestsDevice(key) ?? "")) continue;
+    ops.push(...knob.restore(to, from));
+    if (schedulerDevice(key) && from !== to) switched.add(schedulerDevice(key)!);
+  }
+  for (const path of Object.values(persistencePaths(tag))) {
+    if (path === persistencePaths(tag).fstab) {
+      const block = managedBlock(before.get(path), tag);
+      if (managedBlock(after.get(path), tag) !== block) ops.push({ op: "managed-block", path, tag, content: block });
+    } else if (before.get(path) !== after.get(path)) {
+      ops.push(undoPersist({ op: "file", path, content: "" }, before));
+      if (path === persistencePaths(tag).bootloader) ops.push({ op: "update-bootloader" });
+    }
+  }
+  return ops;
 }
 
 /** Puts a persistence file (or our fstab block) back as it was read. */

@@ -58,7 +58,7 @@ while IFS="$tab" read -r op a b; do
   case "$op" in
     write)
       for f in $a; do
-        out=$( { printf '%s\n' "$b" > "$f"; } 2>&1 ) || fail "write $f: $out"
+        out=$( { printf '%s\n' "$b" > "$f"; } 2>&1 ) || { [ -n "$out" ] || out="the kernel refused the value (this shell gives no reason)"; fail "write $f: $out"; }
       done ;;
     modprobe)
       out=$(modprobe -- "$a" 2>&1 </dev/null) || fail "modprobe $a: $out" ;;

@@ -38,7 +38,12 @@ export const sysctlKind: KnobKind = {
     return fileKnob({
       key,
       path: sysctlPath(name),
-      normalise: (v) => plainValue(String(v), "a sysctl value"),
+      normalise(v) {
+        const r = plainValue(String(v), "a sysctl value");
+        if ("problem" in r) return r;
+        // Values reach a file only as data, but they also land in sysctl.d: keep them to what sysctls take.
+        return /^[A-Za-z0-9_.,:\/+ -]{1,256}$/.test(r.value) ? r : { problem: `${JSON.stringify(v)} is not accepted; expected a sysctl value of letters, digits, spaces and _ . , : / + - (e.g. 10 or "4096 87380 6291456")` };
+      },
       validate: () => [],
       persistence: "sysctl",
     });

@@ -44,8 +44,13 @@ export interface Knob {
   readonly optional?: boolean;
   /** Files whose contents give the current value; read in one batch. */
   readonly reads: readonly string[];
-  /** Current value from those files (undefined content = file missing). */
-  current(files: ReadonlyMap<string, string | undefined>): string | undefined;
+  /**
+   * Current value from those files (undefined content = file missing). `hint` is
+   * the value kvmtune expects (desired, or recorded in its own persistence files):
+   * a knob whose state can hold several values at once (hugetlbfs mounts of one
+   * page size) reports the hinted one when it is there.
+   */
+  current(files: ReadonlyMap<string, string | undefined>, hint?: string): string | undefined;
   /** Canonical form of a desired value, or a problem text. */
   normalise(value: string): { value: string } | { problem: string };
   /** Host-specific checks of a normalised value against the facts (offered modes, sizes, ...). */
