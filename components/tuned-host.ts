@@ -115,7 +115,8 @@ export class TunedHost extends pulumi.ComponentResource {
     const resource = new HostTuning(
       `${name}-tuning`,
       { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, settings: grouped },
-      { parent: this },
+      // retainOnDelete on the component keeps the host as it is when the stack forgets it.
+      { parent: this, retainOnDelete: opts?.retainOnDelete },
     );
     this.connection = pulumi.output(connection);
     this.settings = resource.settings;
