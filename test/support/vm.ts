@@ -40,7 +40,8 @@ export interface TestVm {
   stop(): Promise<void>;
 }
 
-const BOOT_TIMEOUT_MS = 90_000;
+// TCG boots in ~4 s on an idle 2-core machine; a loaded one (other VMs, a Go build) can take many times that.
+const BOOT_TIMEOUT_MS = 240_000;
 const PORT_ATTEMPTS = 3;
 
 export async function startTestVm(opts: TestVmOptions = {}): Promise<TestVm> {
