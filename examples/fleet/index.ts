@@ -1,0 +1,31 @@
+// N hosts from stack config, one profile. Pulumi runs the hosts in parallel.
+//   pulumi config set --path 'hosts[0].name' hv01
+//   pulumi config set --path 'hosts[0].address' 10.0.0.11
+//   pulumi config set --path 'hosts[0].hostKey' "ssh-ed25519 AAAA..."
+//   pulumi config set --secret privateKey "$(cat ~/.ssh/fleet_ed25519)"
+import * as pulumi from "@pulumi/pulumi";
+import { companyKvmHost } from "./profile";
+
+interface HostEntry {
+  name: string;
+  address: string;
+  hostKey: string;
+  dataDisks?: string[];
+  guestCpus?: string;
+}
+
+const config = new pulumi.Config();
+const privateKey = config.requireSecret("privateKey");
+const hosts = config.requireObject<HostEntry[]>("hosts");
+
+const tuned = hosts.map((h) =>
+  companyKvmHost({
+    name: h.name,
+    connection: { host: h.address, user: "kvmtune", privateKey, hostKey: h.hostKey },
+    dataDisks: h.dataDisks ?? ["nvme0n1"],
+    gigPagesPerNode: [16, 16],
+    guestCpus: h.guestCpus ?? "2-31,34-63",
+  }),
+);
+
+export const pendingReboot = pulumi.all(tuned.map((t) => t.pendingReboot)).apply((p) => hosts.filter((_, i) => p[i]).map((h) => h.name));

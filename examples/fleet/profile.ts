@@ -1,0 +1,36 @@
+// The company's KVM host profile: one function every team calls, so a change to
+// the standard is one pull request and shows up in every stack's preview.
+import * as pulumi from "@pulumi/pulumi";
+import { TunedHost, type ConnectionArgs, type TunedHostArgs } from "kvmtune";
+
+export interface CompanyHost {
+  /** Stack-unique name; also names the host's persistence files. */
+  name: string;
+  connection: pulumi.Input<ConnectionArgs>;
+  /** NVMe namespaces holding guest images. */
+  dataDisks: string[];
+  /** 1G pages to reserve per NUMA node for database guests. */
+  gigPagesPerNode?: number[];
+  /** CPUs handed to guests (the rest stay for housekeeping). */
+  guestCpus: string;
+}
+
+/** The standard: tuned's virtual-host profile, plus what our hardware team signed off. */
+export function companyKvmHost(h: CompanyHost, extra: Partial<TunedHostArgs> = {}, opts?: pulumi.ComponentResourceOptions): TunedHost {
+  return new TunedHost(
+    h.name,
+    {
+      connection: h.connection,
+      preset: "virtual-host",
+      hugepages: h.gigPagesPerNode ? { "1G": h.gigPagesPerNode } : undefined,
+      schedulers: Object.fromEntries(h.dataDisks.map((d) => [d, "none"])),
+      readaheadKb: Object.fromEntries(h.dataDisks.map((d) => [d, 4096])),
+      modules: ["vhost_net", "vfio-pci"],
+      isolateCpus: h.guestCpus,
+      kernelArgs: { intel_iommu: "on", iommu: "pt" },
+      ksm: "stop",
+      ...extra,
+    },
+    opts,
+  );
+}
