@@ -127,7 +127,8 @@ async function rolledBack(session: RemoteSession, undo: Undo, after: Map<string,
     await applyOps(session, rollback, "roll back");
     return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
   } catch (err) {
-    return new PartialApplyError(`${cause}. Rolling back also failed, so the host may be partly changed (run again to converge): ${(err as Error).message}`, originals);
+    const why = (err as Error).message;
+    return new PartialApplyError(`${cause}. Rolling back also failed, so the host may be partly changed (run again to converge): ${why.includes(session.target) ? why : `could not roll back on ${session.target}: ${why}`}`, originals);
   }
 }
 

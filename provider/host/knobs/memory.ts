@@ -91,7 +91,8 @@ export const hugepagesKind: KnobKind = {
   grammar: "hugepages:<2M|1G>[:node<N>]",
   resolve(key) {
     if (!key.startsWith("hugepages:")) return undefined;
-    const m = /^hugepages:(2M|1G)(?::node(\d{1,4}))?$/.exec(key);
+    // node numbers without leading zeros: node01 would be a second key for node1's file
+    const m = /^hugepages:(2M|1G)(?::node(0|[1-9]\d{0,3}))?$/.exec(key);
     if (!m) return { problem: `malformed key; expected hugepages:<2M|1G> or hugepages:<2M|1G>:node<N>` };
     const sizeKiB = PAGE_SIZES[m[1]];
     const node = m[2] === undefined ? undefined : Number(m[2]);

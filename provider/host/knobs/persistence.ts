@@ -57,6 +57,13 @@ export function cmdlineTokens(entries: Entry[]): string[] {
   return tokens;
 }
 
+/**
+ * Last line of our boot loader drop-in. The file is first written without it,
+ * the boot loader is regenerated, then the line is added: a run cut in between
+ * leaves a file that differs from the wanted one, so the next run regenerates again.
+ */
+export const BOOTLOADER_DONE = "# kvmtune: boot loader configuration regenerated with this file";
+
 /** Content per persistence file for the given desired values ("" = no file). */
 export function renderPersistence(tag: string, entries: Entry[]): Map<string, string> {
   const paths = persistencePaths(tag);
@@ -80,7 +87,7 @@ export function renderPersistence(tag: string, entries: Entry[]): Map<string, st
   }
   put("modprobe", [...options].map(([mod, params]) => `options ${mod} ${params.join(" ")}`));
   const tokens = cmdlineTokens(entries);
-  put("bootloader", tokens.length ? [`GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${tokens.join(" ")}"`] : []);
+  put("bootloader", tokens.length ? [`GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${tokens.join(" ")}"`, BOOTLOADER_DONE] : []);
   put("fstab", group(entries, "fstab").map((e) => `none ${e.value} hugetlbfs pagesize=${e.knob.key.slice(10)} 0 0`), false);
   return files;
 }
@@ -97,8 +104,9 @@ export function persistenceOps(tag: string, wanted: Map<string, string>, current
     }
     const now = current.get(path);
     if ((now ?? "") === content.replace(/\n$/, "") || (now === undefined && content === "")) continue;
-    ops.push({ op: "file", path, content });
-    if (path === paths.bootloader) ops.push({ op: "update-bootloader" });
+    if (path !== paths.bootloader) ops.push({ op: "file", path, content });
+    else if (content === "") ops.push({ op: "file", path, content }, { op: "update-bootloader" });
+    else ops.push({ op: "file", path, content: content.replace(`${BOOTLOADER_DONE}\n`, "") }, { op: "update-bootloader" }, { op: "file", path, content });
   }
   return ops;
 }

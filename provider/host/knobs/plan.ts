@@ -153,7 +153,9 @@ export function planApply(input: PlanInput): HostTuningPlan {
   const wantedFiles = renderPersistence(tag, entries);
   const persist = persistenceOps(tag, wantedFiles, files);
   const rollback = undo.sort(([a], [b]) => undoOrder(a, b)).flatMap(([, ops]) => ops);
-  return { problems, changes, ops: [...live, ...persist], rollback: [...rollback, ...persist.map((op) => undoPersist(op, files))], originals };
+  // A file written twice (the boot loader drop-in) is put back once.
+  const restoreFiles = persist.map((op) => undoPersist(op, files)).filter((op, i, all) => op.op !== "file" || all.findIndex((o) => o.op === "file" && o.path === op.path) === i);
+  return { problems, changes, ops: [...live, ...persist], rollback: [...rollback, ...restoreFiles], originals };
 }
 
 /**
