@@ -147,7 +147,7 @@ class SshSession implements RemoteSession {
     const step = opts.label ? ` (${opts.label})` : "";
     recordCommand(this.target);
     return new Promise<RunResult>((resolve, reject) => {
-      this.client.exec(framed.command, (err: Error | undefined, channel: ClientChannel) => {
+      const started = (err: Error | undefined, channel: ClientChannel) => {
         if (err) return reject(new TransportError("lost", `cannot start a command on ${this.target}${step}: ${err.message}`, this.secrets));
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
@@ -181,7 +181,13 @@ class SshSession implements RemoteSession {
         });
         if (opts.stdin !== undefined) channel.end(opts.stdin);
         else channel.end();
-      });
+      };
+      try {
+        this.client.exec(framed.command, started);
+      } catch (err) {
+        // ssh2 throws "Not connected" synchronously once the connection is gone.
+        reject(new TransportError("lost", `connection to ${this.target} is gone; cannot run a command${step}: ${(err as Error).message}`, this.secrets));
+      }
     });
   }
 
