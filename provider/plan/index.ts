@@ -1,0 +1,10 @@
+/** Pure planners: guest placement (vCPU/NUMA/hugepages) and the hugepage budget. */
+export { topologyFromFacts } from "./topology";
+export type { HostTopology, TopologyCpu, TopologyNode, TopologyHugepagePool } from "./topology";
+export { parsePlacementRequest } from "./request";
+export type { PlacementRequest, PlacementSpec, ThreadPolicy, EmulatorPolicy, NumaMode, HugepageSize } from "./request";
+export { planPlacement } from "./placement";
+export type { PlacementPlan, PlacementResult, PlacementOptions, GuestCellPlan, GuestCpuTopology, HugepageNeed, IothreadPin } from "./placement-types";
+export { HostLedger } from "./ledger";
+export { planHugepageBudget } from "./hugepages";
+export type { HugepageBudget, HugepageBudgetEntry } from "./hugepages";

@@ -1,0 +1,160 @@
+/**
+ * Why a guest cannot be placed: checks that do not depend on the node choice
+ * (names, CPUs and nodes that do not exist, page sizes) and, per attempted split,
+ * which nodes fall short on what.
+ */
+import { formatCpuList } from "../host/sysfs-parse";
+import { policyCapacity, type Blocked, type CellPick } from "./cpu-select";
+import type { PlacementOptions, PlacementPlan } from "./placement-types";
+import { hugepageSizeKiB, type PlacementSpec } from "./request";
+import { hostLabel, sizeLabel, type Core, type HostTopology, type TopologyIndex } from "./topology";
+import { nodeRoom, type HostUsage, type NodeRoom } from "./usage";
+
+/** Everything decided before trying nodes. */
+export interface StaticCheck {
+  reasons: string[];
+  /** Existing nodes the guest may use, ascending. */
+  allowed: number[];
+  /** CPUs no vCPU of this guest may take. */
+  blocked: Blocked;
+  housekeeping: Set<number>;
+  sizeKiB: number | null;
+  /** False when the page size itself is unusable (already a reason), so per-node page counts are not reported too. */
+  pagesCheckable: boolean;
+}
+
+/** How one node does for one cell. */
+export interface NodeFit {
+  node: number;
+  free: number;
+  cores: readonly Core[];
+  blocked: Blocked;
+  pick: CellPick | null;
+  cpuOk: boolean;
+  emuOk: boolean;
+  memOk: boolean;
+  pagesOk: boolean;
+  room: NodeRoom;
+  cellMiB: number;
+}
+
+const nodesText = (ids: readonly number[]) => `${ids.length === 1 ? "node" : "nodes"} ${formatCpuList(ids)}`;
+const cpus = (ids: readonly number[]) => `${ids.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(ids)}`;
+
+/** Checks that do not depend on the nodes chosen, plus the CPUs this guest's vCPUs must avoid. */
+export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: PlacementSpec, placed: readonly PlacementPlan[], usage: HostUsage, options: PlacementOptions): StaticCheck {
+  const reasons: string[] = [];
+  const host = hostLabel(t);
+  const allCpus = () => cpus(t.cpus.map((c) => c.id)); // only built for a message
+  if (placed.some((p) => p.name === spec.name)) reasons.push(`guest ${spec.name} is already placed on ${host}`);
+
+  const blocked: Blocked = new Uint8Array(ix.cpuSlots);
+  for (const c of usage.owners.keys()) if (c < blocked.length) blocked[c] = 1;
+  const hk = spec.housekeepingCpus;
+  const housekeeping = new Set(hk === "auto" ? ix.firstCore : hk === "non-isolated" ? t.cpus.filter((c) => c.online && !t.isolated.includes(c.id)).map((c) => c.id) : hk);
+  const missingHk = [...housekeeping].filter((c) => !ix.cpuById.has(c));
+  if (missingHk.length) reasons.push(`housekeepingCpus: ${cpus(missingHk)} ${missingHk.length === 1 ? "does" : "do"} not exist on ${host} (${allCpus()})`);
+  for (const c of housekeeping) if (c < blocked.length) blocked[c] = 1;
+
+  if (spec.emulatorCpus) {
+    const missing = spec.emulatorCpus.filter((c) => !ix.cpuById.has(c));
+    const offline = spec.emulatorCpus.filter((c) => ix.cpuById.get(c)?.online === false);
+    if (missing.length) reasons.push(`emulatorCpus: ${cpus(missing)} ${missing.length === 1 ? "does" : "do"} not exist on ${host} (${allCpus()})`);
+    if (offline.length) reasons.push(`emulatorCpus: ${cpus(offline)} ${offline.length === 1 ? "is" : "are"} offline on ${host}`);
+    const byOwner = new Map<string, number[]>();
+    for (const c of spec.emulatorCpus) {
+      const o = usage.owners.get(c);
+      if (!o) continue;
+      const key = o.idle ? `reserved (kept idle) for guest ${o.guest}` : `pinned to guest ${o.guest}`;
+      byOwner.set(key, [...(byOwner.get(key) ?? []), c]);
+    }
+    for (const [owner, list] of byOwner) reasons.push(`emulatorCpus: ${cpus(list)} ${list.length === 1 ? "is" : "are"} already ${owner}`);
+    for (const c of spec.emulatorCpus) if (c < blocked.length) blocked[c] = 1;
+  }
+
+  const sizeKiB = hugepageSizeKiB(spec.hugepages);
+  let pagesCheckable = true;
+  if (sizeKiB !== null) {
+    if (!t.hugepageSizesKiB.includes(sizeKiB)) {
+      const offered = t.hugepageSizesKiB.map(sizeLabel).join(", ") || "none";
+      reasons.push(`hugepages "${spec.hugepages}": ${host} offers no ${spec.hugepages} hugepages (offers: ${offered})`);
+      pagesCheckable = false;
+    }
+    if (sizeKiB === 1048576 && !t.pdpe1gb) {
+      reasons.push(`hugepages "1G": the CPUs of ${host} lack the pdpe1gb flag (1 GiB pages)`);
+      pagesCheckable = false;
+    }
+  }
+
+  const existing = t.nodes.map((n) => n.id);
+  const missingNodes = (spec.nodes ?? []).filter((n) => !ix.nodeById.has(n));
+  if (missingNodes.length) reasons.push(`nodes: ${nodesText(missingNodes)} ${missingNodes.length === 1 ? "does" : "do"} not exist on ${host} (${nodesText(existing)})`);
+  const allowed = spec.nodes ? spec.nodes.filter((n) => ix.nodeById.has(n)) : existing;
+
+  const unit = spec.threadPolicy === "require" ? ix.smt : 1;
+  if (typeof spec.guestNumaCells === "number") {
+    const n = spec.guestNumaCells;
+    if (allowed.length < n) reasons.push(`guestNumaCells: ${n} cells need ${n} host NUMA nodes; ${allowed.length ? `only ${nodesText(allowed)} ${allowed.length === 1 ? "is" : "are"}` : "none is"} usable`);
+    if ((spec.vcpus / n) % unit !== 0) reasons.push(`threadPolicy "require": ${spec.vcpus / n} vCPUs per cell do not fill whole cores of ${unit} threads`);
+  } else if (spec.vcpus % unit !== 0) {
+    reasons.push(`threadPolicy "require": ${spec.vcpus} vCPUs do not fill whole cores of ${unit} threads`);
+  }
+
+  if (sizeKiB === null && spec.numaMode === "preferred" && allowed.length > 0) {
+    // "preferred" lets the kernel fall back to other nodes, so only the total must fit.
+    const avail = allowed.reduce((s, n) => s + Math.max(0, nodeRoom(ix.nodeById.get(n)!, usage, null, options.hugepagePools).normalMiB), 0);
+    if (spec.memoryMiB > avail) reasons.push(`needs ${spec.memoryMiB} MiB of memory; ${nodesText(allowed)} ${allowed.length === 1 ? "has" : "have"} ${avail} MiB available (numaMode "preferred")`);
+  }
+  return { reasons, allowed, blocked, housekeeping, sizeKiB, pagesCheckable };
+}
+
+/** Every shortfall of one attempted split into k cells. */
+export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly NodeFit[], k: number, options: PlacementOptions): string[] {
+  const out: string[] = [];
+  const where = k === 1 ? "within one NUMA node" : `on each of ${k} NUMA nodes`;
+  const n = spec.vcpus / k;
+  // Nodes that say the same are grouped: "nodes 0-7 have 0 of 0 free".
+  const list = (fs: readonly NodeFit[], say: (f: NodeFit) => string) => {
+    const groups = new Map<string, number[]>();
+    for (const f of fs) groups.set(say(f), [...(groups.get(say(f)) ?? []), f.node]);
+    return [...groups].map(([text, ids]) => (ids.length === 1 ? `node${ids[0]} has ${text}` : `nodes ${formatCpuList(ids)} have ${text}`)).join(", ");
+  };
+  const threads = `${smt} thread${smt === 1 ? "" : "s"}`;
+  const cpuShort = fits.filter((f) => !f.cpuOk);
+  if (cpuShort.length) {
+    const cap = (f: NodeFit) => policyCapacity(f.cores, f.blocked, spec.threadPolicy, smt);
+    const cores = (c: number) => `${c} whole free core${c === 1 ? "" : "s"}`;
+    if (spec.threadPolicy === "prefer") out.push(`needs ${n} CPU${n === 1 ? "" : "s"} ${where}; ${list(cpuShort, (f) => `${f.free} free`)}`);
+    else if (spec.threadPolicy === "require") out.push(`needs ${cores(n / smt)} of ${threads} (threadPolicy "require") ${where}; ${list(cpuShort, (f) => `${cap(f)}`)}`);
+    else out.push(`needs ${cores(n)} (threadPolicy "isolate") ${where}; ${list(cpuShort, (f) => `${cap(f)}`)}`);
+  }
+  const usable = fits.filter((f) => f.cpuOk && f.memOk && f.pagesOk);
+  const noEmu = fits.filter((f) => f.cpuOk && !f.emuOk);
+  if (!usable.some((f) => f.emuOk) && noEmu.length) {
+    out.push(`emulatorPolicy "isolate" needs a whole free core besides the vCPUs on ${k === 1 ? "the same NUMA node" : "one of the NUMA nodes"}; none left on ${nodesText(noEmu.map((f) => f.node))}`);
+  }
+  const memShort = fits.filter((f) => !f.memOk);
+  if (memShort.length) {
+    out.push(`needs ${fits[0].cellMiB} MiB of memory ${where} (numaMode "${spec.numaMode}"); ${list(memShort, (f) => `${Math.max(0, f.room.normalMiB)} MiB available`)}`);
+  }
+  const pageShort = fits.filter((f) => !f.pagesOk);
+  if (pageShort.length) {
+    const grow = options.hugepagePools === "grow";
+    const say = (f: NodeFit) => (grow ? `room for ${f.room.pages}` : `${f.room.pages} of ${f.room.poolPages} free`);
+    out.push(`needs ${fits[0].cellMiB / (hugepageSizeKiB(spec.hugepages)! / 1024)} free ${spec.hugepages} hugepages ${where}; ${list(pageShort, say)}`);
+  }
+  return out;
+}
+
+/** With guestNumaCells "auto": the node counts that were not tried because the guest does not split evenly over them. */
+export function skippedSplitReasons(spec: PlacementSpec, check: StaticCheck, unit: number, memUnits: number, pageMiB: number): string[] {
+  const ks = Array.from({ length: Math.max(0, check.allowed.length - 1) }, (_, i) => i + 2);
+  const join = (a: number[]) => (a.length === 1 ? `${a[0]}` : `${a.slice(0, -1).join(", ")} or ${a[a.length - 1]}`);
+  const out: string[] = [];
+  // A single vCPU obviously cannot be split; say nothing then.
+  const byCpu = spec.vcpus < 2 ? [] : ks.filter((k) => spec.vcpus % k !== 0 || (spec.vcpus / k) % unit !== 0);
+  if (byCpu.length) out.push(`${spec.vcpus} vCPUs cannot be split evenly${unit > 1 ? ` into whole cores of ${unit} threads` : ""} over ${join(byCpu)} NUMA nodes`);
+  const byMem = spec.vcpus < 2 ? [] : ks.filter((k) => !byCpu.includes(k) && memUnits < k);
+  if (byMem.length) out.push(`${spec.memoryMiB} MiB cannot be split into ${pageMiB} MiB pages over ${join(byMem)} NUMA nodes`);
+  return out;
+}
