@@ -10,6 +10,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Debian packages for the test bed"
 bash .ci/install-testbed.sh
 
+step "libvirt (run by the tests in a private namespace; never started on this host)"
+bash .ci/install-libvirt.sh
+
 step "npm packages"
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 
