@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostFactsSummary } from "../provider/host/facts-summary";
 import { fileTag } from "../provider/host/knobs/persistence";
 import { normaliseSettings } from "../provider/host/knobs/plan";
+import { HostReboot } from "../provider/resources/host-reboot";
 import { HostTuning } from "../provider/resources/host-tuning";
 import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
@@ -60,6 +61,14 @@ export interface TunedHostArgs {
   ksm?: pulumi.Input<boolean | "run" | "stop" | "unmerge">;
   /** cpufreq governor for every CPU, e.g. `performance`. Hosts without cpufreq refuse it. Live; persisted with tmpfiles.d. */
   governor?: pulumi.Input<string>;
+  /**
+   * Reboot the host when boot-time settings are pending: `"when-pending"` reboots once each
+   * time the pending keys change, then waits for SSH to answer with a new boot id.
+   * Default `"never"`: kvmtune never reboots by itself.
+   */
+  reboot?: "never" | "when-pending";
+  /** Seconds to wait for the host to come back after a reboot. Default 600. */
+  rebootTimeoutSeconds?: pulumi.Input<number>;
   /** Raw kvmtune keys (`sysctl:...`, `block:<dev>:scheduler`, ...) for anything the friendly args do not cover. Applied last. */
   settings?: pulumi.Input<Record<string, string | number | boolean>>;
 }
@@ -102,7 +111,7 @@ export class TunedHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
-    const { connection, allowManagementInterface, ...tuning } = args;
+    const { connection, allowManagementInterface, reboot, rebootTimeoutSeconds, ...tuning } = args;
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const grouped = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
@@ -118,6 +127,11 @@ export class TunedHost extends pulumi.ComponentResource {
       // retainOnDelete on the component keeps the host as it is when the stack forgets it.
       { parent: this, retainOnDelete: opts?.retainOnDelete },
     );
+    if (reboot === "when-pending") {
+      new HostReboot(`${name}-reboot`, { connection, pending: resource.pendingRebootKeys, timeoutSeconds: rebootTimeoutSeconds ?? 600 }, { parent: this, dependsOn: resource });
+    } else if (reboot !== undefined && reboot !== "never") {
+      throw new Error(`TunedHost "${name}": reboot ${JSON.stringify(reboot)} is not accepted; expected "never" or "when-pending"`);
+    }
     this.connection = pulumi.output(connection);
     this.settings = resource.settings;
     this.originals = resource.originals;

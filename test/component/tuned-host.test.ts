@@ -112,6 +112,17 @@ describe("TunedHost component (mocks)", function () {
     );
   });
 
+  it("adds a one-shot HostReboot child only with reboot: when-pending", async () => {
+    new kvmtune.TunedHost("hv-rb", { connection: { host: "10.0.0.5", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", reboot: "when-pending", rebootTimeoutSeconds: 900 });
+    new kvmtune.TunedHost("hv-norb", { connection: { host: "10.0.0.6", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3" });
+    await new Promise((r) => setTimeout(r, 100));
+    const reboot = registered.find((r) => r.name === "hv-rb-reboot")!;
+    assert.equal(reboot.type, "pulumi-nodejs:dynamic/kvmtune:HostReboot");
+    assert.equal(reboot.inputs.timeoutSeconds, 900);
+    assert.equal(registered.some((r) => r.name === "hv-norb-reboot"), false);
+    assert.throws(() => new kvmtune.TunedHost("hv-bad", { connection: { host: "10.0.0.7", password: "pw12" }, reboot: "always" as never }), /reboot "always" is not accepted; expected "never" or "when-pending"/);
+  });
+
   it("refuses two TunedHosts owning the same key on one host, naming both", async () => {
     
     assert.ok(planTuningSettings({ sysctl: { "vm.swappiness": 1 } }));

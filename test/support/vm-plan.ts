@@ -21,8 +21,10 @@ export interface TestVmOptions {
   extraQemuArgs?: string[];
   /** Appended to "console=ttyS0 panic=-1 quiet". */
   kernelArgs?: string | string[];
-  /** Default 90 s (TCG on 2 cores is slow). */
+  /** Default 240 s (TCG on 2 cores is slow). */
   bootTimeoutMs?: number;
+  /** Let a guest reboot restart the VM (default: qemu exits on reboot, -no-reboot). */
+  allowReboot?: boolean;
 }
 
 export interface Told {
@@ -42,6 +44,7 @@ export interface VmPlan {
   cores: number;
   threads: number;
   memoryMiB: number;
+  allowReboot: boolean;
   told: Told;
 }
 
@@ -85,7 +88,7 @@ export function planVm(o: TestVmOptions): VmPlan {
   const distances = numa.map((a) => numa.map((b) => (a.node === b.node ? 10 : 21)));
   const disks = Array.from({ length: count }, (_, i) => ({ serial: `kvmt-disk${i}`, sizeBytes: sizeMiB * 1048576 }));
   return {
-    name, machine: o.machine ?? "q35", cpuModel: o.cpuModel ?? DEFAULT_CPU_MODEL, sockets: nodes, cores: perNode / threads, threads, memoryMiB,
+    name, machine: o.machine ?? "q35", cpuModel: o.cpuModel ?? DEFAULT_CPU_MODEL, sockets: nodes, cores: perNode / threads, threads, memoryMiB, allowReboot: o.allowReboot ?? false,
     told: { cpus, numa, distances, disks, nic: { mac: TEST_VM_MAC, model: "virtio-net-pci" } },
   };
 }
@@ -129,7 +132,7 @@ export function qemuArgs(p: VmPlan, r: QemuRun): string[] {
     // restrict=on: the guest reaches nothing outside; only the forwarded port reaches it
     "-netdev", `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${r.port}-:22`,
     "-device", `virtio-net-pci,netdev=n0,mac=${t.nic.mac},romfile=`, // no iPXE ROM: faster boot
-    "-nographic", "-no-reboot", "-serial", `file:${r.serialLogPath}`, "-monitor", "none",
+    "-nographic", ...(p.allowReboot ? [] : ["-no-reboot"]), "-serial", `file:${r.serialLogPath}`, "-monitor", "none",
     "-kernel", r.image.kernelPath, "-initrd", r.image.initrdPath,
     "-append", ["console=ttyS0 panic=-1 quiet", `kvmtune.name=${p.name}`, ...[r.kernelArgs ?? []].flat()].join(" "),
     ...(r.extra ?? []),
