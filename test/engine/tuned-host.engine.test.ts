@@ -2,6 +2,8 @@
 // drift that `preview --refresh --expect-no-changes` names, convergence, and
 // destroy restoring the originals, all against a real kernel.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { TunedHost } from "../../components/tuned-host";
 import { inlineStack, type EngineStack } from "../support/engine";
 import { startTestVm, type TestVm } from "../support/vm";
@@ -11,6 +13,9 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
   this.timeout(900_000);
   let vm: TestVm;
   let engine: EngineStack;
+  // The program reads these, so a test can change the program between operations.
+  let swappiness = 10;
+  let kernelArgs: Record<string, string> = { intel_iommu: "on" };
 
   before(async () => {
     vm = await startTestVm({ name: "hv-engine" });
@@ -18,9 +23,9 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
       const host = new TunedHost("hv-engine", {
         connection: { host: vm.host, port: vm.port, privateKey: pulumi.secret(vm.privateKey), hostKey: vm.hostKey },
         preset: "virtual-host",
-        sysctl: { "vm.swappiness": 10 },
+        sysctl: { "vm.swappiness": swappiness },
         schedulers: { vdb: "mq-deadline" },
-        kernelArgs: { intel_iommu: "on" },
+        kernelArgs,
       });
       return { pendingReboot: host.pendingReboot, settings: host.settings, originals: host.originals };
     });
@@ -55,9 +60,39 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "10\n");
   });
 
+  it("previews a program change per setting, labelled live or host-reboot (golden text)", async () => {
+    swappiness = 20;
+    kernelArgs = { intel_iommu: "on", iommu: "pt" };
+    const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, diff: true }));
+    assert.deepEqual(pre.changeSummary, { same: 2, update: 1 });
+    const golden = path.join(__dirname, "..", "fixtures", "preview", "tuned-host-change.txt");
+    const text = previewDiff(engine.output(), vm.port);
+    if (process.env.KVMTUNE_UPDATE_GOLDEN === "1") fs.writeFileSync(golden, text);
+    assert.equal(text, fs.readFileSync(golden, "utf8"));
+    swappiness = 10;
+    kernelArgs = { intel_iommu: "on" };
+  });
+
   it("destroy restores the originals on the host", async () => {
     const d = await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
     assert.equal(d.summary.result, "succeeded");
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness /sys/block/vdb/queue/scheduler /sys/kernel/mm/transparent_hugepage/enabled; ls /etc/sysctl.d; ls /etc/default/grub.d")).stdout, "60\n[none] mq-deadline \nalways madvise [never]\n");
   });
 });
+
+/** The HostTuning part of a `preview --diff`, with run-specific values (port, key, ids) replaced. */
+function previewDiff(output: string, port: number): string {
+  const lines = output.split("\n");
+  const start = lines.findIndex((l) => l.includes("~ pulumi-nodejs:dynamic/kvmtune:HostTuning: (update)"));
+  const end = lines.findIndex((l, i) => i > start && l.startsWith("Resources:"));
+  return (
+    lines
+      .slice(start, end)
+      .join("\n")
+      .replace(new RegExp(`127\\.0\\.0\\.1:${port}`, "g"), "127.0.0.1:PORT")
+      .replace(/port\s+: \d+/g, "port      : PORT")
+      .replace(/ssh-ed25519 [A-Za-z0-9+/=]+/g, "ssh-ed25519 HOSTKEY")
+      .replace(/urn:pulumi:[^\]]+/g, "URN")
+      .trimEnd() + "\n"
+  );
+}
