@@ -8,3 +8,5 @@ export type { PlacementPlan, PlacementResult, PlacementOptions, GuestCellPlan, G
 export { HostLedger } from "./ledger";
 export { planHugepageBudget } from "./hugepages";
 export type { HugepageBudget, HugepageBudgetEntry } from "./hugepages";
+export { renderPlacementSvg, GUEST_PALETTE } from "./svg";
+export type { PlacementSvgOptions } from "./svg";

@@ -1,0 +1,347 @@
+// renderPlacementSvg: golden maps for two named hosts, well-formed XML with
+// every text escaped, byte-identical output, every vCPU at the thread of its
+// host CPU, and a layout without overlaps from 1 node x 2 CPUs to 8 nodes x 64.
+// UPDATE_GOLDEN=1 re-plans the fixture guests (test/fixtures/svg/*.plans.json)
+// and rewrites the golden SVGs and examples/placement-sample.svg.
+import { strict as assert } from "node:assert";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { DOMParser } from "@xmldom/xmldom";
+import type { Document, Element } from "@xmldom/xmldom";
+import { HostLedger, type PlacementPlan, type PlacementRequest } from "../../provider/plan";
+import { GUEST_PALETTE, renderPlacementSvg, type PlacementSvgOptions } from "../../provider/plan/svg";
+import { escapeAttr, escapeText } from "../../provider/plan/svg-xml";
+import type { HostTopology } from "../../provider/plan/topology";
+import { syntheticTopology } from "../fixtures/topologies/build";
+import { hv01, quadSnc } from "../fixtures/topologies/named";
+
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+const FIXTURES = join(__dirname, "../fixtures/svg");
+const SAMPLE = join(__dirname, "../../examples/placement-sample.svg");
+
+interface GoldenCase {
+  name: string;
+  host: () => HostTopology;
+  requests: PlacementRequest[];
+  opts: PlacementSvgOptions;
+  /** Also written to examples/placement-sample.svg. */
+  sample?: boolean;
+}
+
+const CASES: GoldenCase[] = [
+  {
+    // rt: threadPolicy isolate (siblings 9-11 kept idle) on node 0; db: emulator and 2 iothreads
+    // on a core of their own (cpu7, whose sibling cpu15 is offline) on node 1; CPUs 0 and 8 housekeeping.
+    name: "hv01",
+    host: hv01,
+    requests: [
+      { name: "rt", vcpus: 3, memoryMiB: 4096, hugepages: "1G", threadPolicy: "isolate" },
+      { name: "db", vcpus: 4, memoryMiB: 2048, hugepages: "2M", emulatorPolicy: "isolate", iothreads: 2 },
+    ],
+    opts: { housekeepingCpus: [0, 8] },
+    sample: true,
+  },
+  {
+    // 8 SNC nodes: web on node 0, wide spans nodes 2-3 (2 guest cells, 1G pages on both).
+    name: "quad-snc",
+    host: quadSnc,
+    requests: [
+      { name: "web", vcpus: 4, memoryMiB: 8192 },
+      { name: "wide", vcpus: 16, memoryMiB: 32768, hugepages: "1G", iothreads: 1 },
+    ],
+    opts: { housekeepingCpus: [0, 32] },
+  },
+];
+
+/** The fixture plans: stored, so the goldens follow the renderer only (UPDATE_GOLDEN=1 re-plans them). */
+function casePlans(c: GoldenCase): PlacementPlan[] {
+  const file = join(FIXTURES, `${c.name}.plans.json`);
+  if (UPDATE) {
+    const ledger = new HostLedger(c.host());
+    for (const r of c.requests) {
+      const res = ledger.place(r);
+      assert.ok(res.ok, res.ok ? "" : res.reasons.join("\n"));
+    }
+    mkdirSync(FIXTURES, { recursive: true });
+    writeFileSync(file, `${JSON.stringify({ requests: c.requests, plans: ledger.plans }, null, 2)}\n`);
+  }
+  assert.ok(existsSync(file), `missing ${file}; run with UPDATE_GOLDEN=1`);
+  return (JSON.parse(readFileSync(file, "utf8")) as { plans: PlacementPlan[] }).plans;
+}
+
+/** Parses strictly: any xmldom warning or error fails (but `allowed` warnings). */
+function parseSvg(svg: string, allowed: RegExp[] = []): Document {
+  const problems: string[] = [];
+  const doc = new DOMParser({ onError: (level, msg) => void problems.push(`${level}: ${msg}`) }).parseFromString(svg, "image/svg+xml");
+  assert.deepEqual(problems.filter((p) => !allowed.some((a) => p.startsWith("warning:") && a.test(p))), []);
+  // xmldom lets a bare "&" through as text; stricter parsers (browsers, librsvg) reject it.
+  assert.doesNotMatch(svg, /&(?![A-Za-z_][\w.-]*;|#\d+;|#x[0-9a-fA-F]+;)/);
+  assert.equal(doc.documentElement?.tagName, "svg");
+  return doc;
+}
+
+const elements = (root: Document | Element, tag: string): Element[] => Array.from(root.getElementsByTagName(tag));
+const cls = (e: Element) => (e.getAttribute("class") ?? "").split(" ");
+const num = (e: Element, a: string) => Number(e.getAttribute(a));
+/** The thread cells, by host CPU. */
+function threads(doc: Document): Map<number, Element> {
+  const out = new Map<number, Element>();
+  for (const g of elements(doc, "g")) {
+    if (!cls(g).includes("thread")) continue;
+    const cpu = num(g, "data-cpu");
+    assert.ok(!out.has(cpu), `CPU ${cpu} drawn twice`);
+    out.set(cpu, g);
+  }
+  return out;
+}
+/** Texts of a cell by class: cpu, main, extra. */
+function cellText(g: Element, c: string): string | null {
+  return elements(g, "text").find((t) => cls(t).includes(c))?.textContent ?? null;
+}
+const rectOf = (g: Element) => elements(g, "rect")[0];
+interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+const box = (r: Element): Box => ({ x: num(r, "x"), y: num(r, "y"), w: num(r, "width"), h: num(r, "height") });
+const inside = (a: Box, b: Box) => a.x >= b.x && a.y >= b.y && a.x + a.w <= b.x + b.w && a.y + a.h <= b.y + b.h;
+const overlap = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/** Every vCPU of every plan is drawn exactly once, as "<guest> v<n>", in the thread of its host CPU; emulator, iothreads and idle siblings are marked. */
+function assertStructure(doc: Document, plans: readonly PlacementPlan[], host: HostTopology): void {
+  const cells = threads(doc);
+  assert.deepEqual([...cells.keys()].sort((a, b) => a - b), host.cpus.map((c) => c.id));
+  // Every role on a CPU, long form, from the cell's tooltip: "CPU 9 (node 0, ...): rt vCPU 0, rt emulator".
+  const drawn = new Map<string, number[]>();
+  for (const [cpu, g] of cells) {
+    const tip = elements(g, "title")[0].textContent!;
+    for (const role of tip.slice(tip.indexOf("): ") + 3).split(", ")) drawn.set(role, [...(drawn.get(role) ?? []), cpu]);
+  }
+  plans.forEach((p, gi) => {
+    p.vcpuPins.forEach((cpu, n) => {
+      assert.deepEqual(drawn.get(`${p.name} vCPU ${n}`), [cpu], `${p.name} vCPU ${n} should be drawn once, on CPU ${cpu}`);
+      const g = cells.get(cpu)!;
+      const main = cellText(g, "main")!;
+      if (main !== `${p.name} v${n}`) {
+        // Shortened to fit the cell: "<name prefix>… v<n>".
+        const cut = main.indexOf("…");
+        assert.ok(cut > 0 && main.endsWith(`… v${n}`) && p.name.startsWith(main.slice(0, cut)), `CPU ${cpu} reads "${main}", expected ${p.name} v${n}`);
+      }
+      assert.equal(rectOf(g).getAttribute("fill"), GUEST_PALETTE[gi % GUEST_PALETTE.length]);
+    });
+    for (const cpu of p.idleSiblings) {
+      const g = cells.get(cpu)!;
+      assert.equal(cellText(g, "main"), "idle");
+      assert.ok(p.name.startsWith(cellText(g, "extra")!.replace(/…$/, "")));
+      assert.equal(rectOf(g).getAttribute("fill"), `url(#kvmtune-placement-hatch-${gi % GUEST_PALETTE.length})`);
+    }
+    for (const cpu of p.emulatorCpus) {
+      const g = cells.get(cpu)!;
+      assert.match(`${cellText(g, "main")} ${cellText(g, "extra")}`, /(^|[ +])emu( |$)/, `CPU ${cpu} shows ${p.name}'s emulator`);
+    }
+    for (const io of p.iothreadPins) {
+      for (const cpu of io.cpus) assert.match(`${cellText(cells.get(cpu)!, "main")} ${cellText(cells.get(cpu)!, "extra")}`, new RegExp(`io${io.iothread}\\b|io\\d+-\\d+`));
+    }
+  });
+  for (const c of host.cpus) assert.equal(cellText(cells.get(c.id)!, "cpu"), `CPU ${c.id}`);
+  for (const c of host.cpus.filter((x) => !x.online)) assert.equal(elements(cells.get(c.id)!, "line").length, 2, `offline CPU ${c.id} is crossed out`);
+}
+
+/** Nested boxes stay inside each other and the canvas; no two threads or nodes overlap; text fits its cell. */
+function assertLayout(doc: Document): void {
+  const svg = doc.documentElement!;
+  const canvas: Box = { x: 0, y: 0, w: num(svg, "width"), h: num(svg, "height") };
+  assert.equal(svg.getAttribute("viewBox"), `0 0 ${canvas.w} ${canvas.h}`);
+  const nodes = elements(doc, "g").filter((g) => cls(g).includes("node"));
+  const cellBoxes: Box[] = [];
+  for (const n of nodes) {
+    const nb = box(rectOf(n));
+    assert.ok(inside(nb, canvas), "node inside the canvas");
+    for (const t of elements(n, "text").filter((x) => x.parentNode === n)) assert.ok(num(t, "x") + estimate(t) <= nb.x + nb.w, `node text "${t.textContent}" fits`);
+    for (const core of elements(n, "g").filter((g) => cls(g).includes("core") || cls(g).includes("offline"))) {
+      const cb = box(rectOf(core));
+      assert.ok(inside(cb, nb), "core inside its node");
+      for (const th of elements(core, "g").filter((g) => cls(g).includes("thread"))) {
+        const tb = box(rectOf(th));
+        assert.ok(inside(tb, cb), "thread inside its core");
+        for (const t of elements(th, "text")) {
+          const w = estimate(t);
+          const x = num(t, "x");
+          const [left, right] = cls(t).includes("cpu") ? [x, x + w] : [x - w / 2, x + w / 2];
+          assert.ok(left >= tb.x && right <= tb.x + tb.w, `"${t.textContent}" fits its cell (${w} > ${tb.w})`);
+        }
+        cellBoxes.push(tb);
+      }
+    }
+  }
+  const nodeBoxes = nodes.map((n) => box(rectOf(n)));
+  for (let i = 0; i < nodeBoxes.length; i++) for (let j = i + 1; j < nodeBoxes.length; j++) assert.ok(!overlap(nodeBoxes[i], nodeBoxes[j]), `nodes ${i} and ${j} overlap`);
+  const sorted = [...cellBoxes].sort((a, b) => a.y - b.y || a.x - b.x);
+  for (let i = 0; i < sorted.length; i++) {
+    for (let j = i + 1; j < sorted.length && sorted[j].y < sorted[i].y + sorted[i].h; j++) assert.ok(!overlap(sorted[i], sorted[j]), "threads overlap");
+  }
+  const legend = elements(doc, "g").find((g) => cls(g).includes("legend"))!;
+  for (const t of elements(legend, "text")) {
+    assert.ok(num(t, "x") + estimate(t) <= canvas.w, `legend text "${t.textContent}" fits the canvas`);
+    assert.ok(num(t, "y") <= canvas.h && num(t, "y") > Math.max(...nodeBoxes.map((b) => b.y + b.h)), "legend below the nodes");
+  }
+}
+
+// Monospace advance (0.602 em for DejaVu Sans Mono) by the class's font size.
+const SIZES: Record<string, number> = { cpu: 9, main: 11, extra: 9, nh: 13, ni: 11, gname: 12, ghead: 12, gdetail: 10, key: 11, h: 12, warnh: 12, warn: 10 };
+function estimate(t: Element): number {
+  const size = cls(t).map((c) => SIZES[c]).find((s) => s !== undefined) ?? 16;
+  return [...(t.textContent ?? "")].length * size * 0.602;
+}
+
+function goldenCheck(file: string, actual: string): void {
+  if (UPDATE) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, actual);
+  }
+  assert.ok(existsSync(file), `missing ${file}; run with UPDATE_GOLDEN=1`);
+  assert.equal(actual, readFileSync(file, "utf8"), `${file} differs; if the change is intended, run with UPDATE_GOLDEN=1 and review the diff`);
+}
+
+describe("renderPlacementSvg", () => {
+  for (const c of CASES) {
+    describe(`golden: ${c.name}`, () => {
+      const plans = casePlans(c);
+      const svg = renderPlacementSvg(c.host(), plans, c.opts);
+
+      it("matches the golden file", () => {
+        goldenCheck(join(FIXTURES, `${c.name}.svg`), svg);
+        if (c.sample) goldenCheck(SAMPLE, svg);
+      });
+
+      it("is well-formed, titled, and free of scripts, links and external fonts", () => {
+        const doc = parseSvg(svg);
+        const root = doc.documentElement!;
+        assert.equal(root.getAttribute("xmlns"), "http://www.w3.org/2000/svg");
+        assert.equal(root.getAttribute("role"), "img");
+        const [title, desc] = [elements(doc, "title")[0], elements(doc, "desc")[0]];
+        assert.equal(title.parentNode, root);
+        assert.equal(title.textContent, `Guest placement on host ${c.host().hostname}`);
+        for (const p of plans) assert.ok(desc.textContent!.includes(`${p.name}: ${p.vcpuPins.length} vCPUs`), `desc mentions ${p.name}`);
+        assert.deepEqual(elements(doc, "script"), []);
+        assert.doesNotMatch(svg, /href|@import|@font-face|url\((?!#)|https?:\/\/(?!www\.w3\.org\/2000\/svg")/);
+      });
+
+      it("draws every vCPU once, at the thread of its host CPU", () => assertStructure(parseSvg(svg), plans, c.host()));
+
+      it("lays out without overlaps", () => assertLayout(parseSvg(svg)));
+    });
+  }
+
+  it("hv01: marks housekeeping, the isolated emulator core, idle siblings and the offline CPU", () => {
+    const c = CASES[0];
+    const cells = threads(parseSvg(renderPlacementSvg(c.host(), casePlans(c), c.opts)));
+    const show = (cpu: number) => [cellText(cells.get(cpu)!, "main"), cellText(cells.get(cpu)!, "extra"), rectOf(cells.get(cpu)!).getAttribute("fill")];
+    assert.deepEqual(show(0), ["hk", null, "#BBBBBB"]);
+    assert.deepEqual(show(8), ["hk", null, "#BBBBBB"]);
+    assert.deepEqual(show(1), ["rt v0", "+emu", GUEST_PALETTE[0]]);
+    assert.deepEqual(show(9), ["idle", "rt", "url(#kvmtune-placement-hatch-0)"]);
+    assert.deepEqual(show(7), ["emu io1 io2", "db", GUEST_PALETTE[1]]);
+    assert.deepEqual(show(6), [null, null, "#FFFFFF"]);
+    assert.deepEqual(show(15), ["offline", null, "#EEEEEE"]);
+  });
+
+  it("escapes every text: guest names and the title round-trip through an XML parser", () => {
+    const name = `<db&"1'>`;
+    const title = `Placement of <db&"1'> & friends]]>`;
+    const t = hv01();
+    const plan: PlacementPlan = {
+      name,
+      vcpuPins: [1, 9],
+      emulatorCpus: [1, 9],
+      iothreadPins: [{ iothread: 1, cpus: [0, 8] }],
+      numaMode: "strict",
+      nodeset: [0],
+      cells: [{ id: 0, hostNode: 0, vcpus: [0, 1], memoryMiB: 1024 }],
+      topology: { sockets: 1, cores: 1, threads: 2 },
+      memoryMiB: 1024,
+      hugepageSizeKiB: null,
+      hugepages: [],
+      reservedCpus: [1, 9],
+      idleSiblings: [],
+    };
+    const svg = renderPlacementSvg(t, [plan], { title, housekeepingCpus: [0, 8] });
+    const doc = parseSvg(svg);
+    assert.equal(elements(doc, "title")[0].textContent, title);
+    assert.equal(elements(doc, "text").find((e) => cls(e).includes("title"))?.textContent, title);
+    assert.equal(elements(doc, "text").find((e) => cls(e).includes("gname"))?.textContent, name);
+    assert.ok(elements(doc, "desc")[0].textContent!.includes(`${name}: 2 vCPUs`));
+    const cells = threads(doc);
+    assert.equal(cellText(cells.get(1)!, "main"), `${name} v0`);
+    assert.equal(cellText(cells.get(9)!, "main"), `${name} v1`);
+    assert.equal(cellText(cells.get(0)!, "extra"), `${name}: io1`);
+    assert.ok(elements(cells.get(1)!, "title")[0].textContent!.includes(`${name} vCPU 0`));
+    assertStructure(doc, [plan], t);
+    assert.ok(!svg.includes(name), "the raw name never appears unescaped");
+  });
+
+  it("replaces characters XML cannot carry, in text and attributes", () => {
+    assert.equal(escapeText("a\u0001b\uD800c&<>"), "a\uFFFDb\uFFFDc&amp;&lt;&gt;");
+    assert.equal(escapeAttr(`"x"\n\t'`), `&quot;x&quot;&#10;&#9;'`);
+    const svg = renderPlacementSvg(hv01(), [], { title: "bell\u0007 and \uDC00 lone surrogate" });
+    // xmldom warns about any U+FFFD it meets ("source encoding issues?"); that is the one warning allowed here.
+    assert.equal(elements(parseSvg(svg, [/replacement character/]), "title")[0].textContent, "bell\uFFFD and \uFFFD lone surrogate");
+  });
+
+  it("is deterministic: the same input gives byte-identical output, colours follow plan order", () => {
+    const c = CASES[1];
+    const plans = casePlans(c);
+    const a = renderPlacementSvg(c.host(), plans, c.opts);
+    const b = renderPlacementSvg(c.host(), JSON.parse(JSON.stringify(plans)) as PlacementPlan[], { housekeepingCpus: [32, 0] });
+    assert.equal(a, b);
+    assert.equal(renderPlacementSvg(c.host(), plans, c.opts), a);
+    const swapped = renderPlacementSvg(c.host(), [plans[1], plans[0]], c.opts);
+    const fills = (svg: string) => elements(parseSvg(svg), "g").filter((g) => cls(g).includes("guest")).map((g) => [elements(g, "text")[0].textContent, rectOf(g).getAttribute("fill")]);
+    assert.deepEqual(fills(a), [["web", GUEST_PALETTE[0]], ["wide", GUEST_PALETTE[1]]]);
+    assert.deepEqual(fills(swapped), [["wide", GUEST_PALETTE[0]], ["web", GUEST_PALETTE[1]]]);
+  });
+
+  describe("sizes follow the topology", () => {
+    const hosts: [string, HostTopology][] = [
+      ["1 node x 2 CPUs (one core, 2 threads)", syntheticTopology({ hostname: "tiny", nodes: [{ cores: 1, threads: 2, memMiB: 2048 }] })],
+      ["1 node x 2 CPUs (no SMT)", syntheticTopology({ hostname: null, nodes: [{ cores: 2, threads: 1, memMiB: 2048 }], sizesKiB: [2048] })],
+      ["2 uneven nodes with offline CPUs", syntheticTopology({ hostname: "patchy", nodes: [{ cores: 3, memMiB: 8192 }, { cores: 11, memMiB: 8192 }], offline: [2, 5, 16] })],
+      ["8 nodes x 64 CPUs", syntheticTopology({ hostname: "big", nodes: Array.from({ length: 8 }, () => ({ cores: 32, memMiB: 262144, pools: { "1G": 64, "2M": 4096 } })) })],
+      ["8 nodes x 64 CPUs, no SMT", syntheticTopology({ hostname: "wide", nodes: Array.from({ length: 8 }, () => ({ cores: 64, threads: 1, memMiB: 262144 })) })],
+    ];
+    for (const [label, host] of hosts) {
+      it(label, () => {
+        // Fill the host (CPU 0 housekeeping): a long-named isolate guest, then guests of every shape until nothing fits.
+        const ledger = new HostLedger(host);
+        const reqs: PlacementRequest[] = [
+          { name: "a-rather-long-guest-name-for-the-legend-and-cells", vcpus: 1, memoryMiB: 256, threadPolicy: "isolate", emulatorPolicy: "isolate", iothreads: 3, housekeepingCpus: "0" },
+          ...Array.from({ length: 24 }, (_, i): PlacementRequest => ({ name: `g${i}`, vcpus: [2, 16, 1, 8][i % 4], memoryMiB: 512, iothreads: i % 3, housekeepingCpus: "0" })),
+        ];
+        for (const r of reqs) ledger.place(r);
+        assert.ok(ledger.plans.length > 0);
+        const cpuCount = host.cpus.length;
+        const svg = renderPlacementSvg(host, ledger.plans, { housekeepingCpus: [0] });
+        const doc = parseSvg(svg);
+        assertStructure(doc, ledger.plans, host);
+        assertLayout(doc);
+        const w = num(doc.documentElement!, "width");
+        assert.ok(w <= 2400 && num(doc.documentElement!, "height") <= 10000, `${w} wide for ${cpuCount} CPUs`);
+      });
+    }
+  });
+
+  it("shows conflicts and pins to missing CPUs as warnings instead of failing", () => {
+    const t = hv01();
+    const base = casePlans(CASES[0]);
+    const clash: PlacementPlan = { ...base[0], name: "clash", vcpuPins: [2, 99], emulatorCpus: [2], iothreadPins: [], reservedCpus: [2], idleSiblings: [] };
+    const doc = parseSvg(renderPlacementSvg(t, [...base, clash], CASES[0].opts));
+    const warn = elements(doc, "text").filter((e) => cls(e).includes("warn")).map((e) => e.textContent);
+    assert.ok(warn.some((w) => w?.startsWith("• CPU 2 is claimed")), warn.join("\n"));
+    assert.ok(warn.some((w) => w === "• CPU 99 is not on this host but is pinned: clash vCPU 1"), warn.join("\n"));
+    const cell = threads(doc).get(2)!;
+    assert.equal(rectOf(cell).getAttribute("stroke"), "#CC0000");
+    assert.equal(cellText(cell, "extra"), "+emu; clash: v0 emu");
+  });
+});
