@@ -592,7 +592,7 @@ echo "Generating grub configuration file ..."
       assert.equal(
         e.message,
         `connection to ${target(vm)} was lost while running a command (apply settings); the step may be partly applied, so re-run to converge. ` +
-          `Rolling back also failed, so the host may be partly changed (run again to converge): could not roll back on ${target(vm)}: Not connected`,
+          `Rolling back also failed, so the host may be partly changed (run again to converge): connection to ${target(vm)} is gone; cannot run a command (read before roll back): Not connected`,
       );
     });
     const originals = (err as PartialApplyError).originals;
