@@ -50,6 +50,15 @@ export interface TunedHostArgs {
   /** Allow `mtu` on the interface that carries the SSH session. Default false. */
   allowManagementInterface?: pulumi.Input<boolean>;
   /**
+   * SR-IOV virtual functions per physical function (a NIC name or PCI address), e.g. `{ enp65s0f0: 8 }`.
+   * At most the PF's `sriov_totalvfs`. Going from 0 to N is live; changing a non-zero count destroys and
+   * recreates every VF (the kernel refuses N to M directly) and needs `allowVfRecreate: true` and no VF
+   * bound to vfio-pci. Persisted with a udev rule.
+   */
+  sriov?: pulumi.Input<Record<string, number>>;
+  /** Allow changing a non-zero VF count (write 0, then the new count). Default false. */
+  allowVfRecreate?: pulumi.Input<boolean>;
+  /**
    * CPUs to isolate for guests (cpulist, e.g. `"2-15"`): sets `isolcpus=managed_irq,domain,<list>`,
    * `nohz_full` and `rcu_nocbs`. At least one CPU must stay for housekeeping. Kernel command line:
    * needs a reboot (`pendingReboot`); kvmtune never reboots by itself.
@@ -111,7 +120,7 @@ export class TunedHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
-    const { connection, allowManagementInterface, reboot, rebootTimeoutSeconds, ...tuning } = args;
+    const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, ...tuning } = args;
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const grouped = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
@@ -123,7 +132,7 @@ export class TunedHost extends pulumi.ComponentResource {
     });
     const resource = new HostTuning(
       `${name}-tuning`,
-      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, settings: grouped },
+      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped },
       // retainOnDelete on the component keeps the host as it is when the stack forgets it.
       { parent: this, retainOnDelete: opts?.retainOnDelete },
     );

@@ -19,6 +19,8 @@ export interface ApplyRequest {
   /** File-name tag of the owning resource. */
   tag: string;
   allowManagementInterface: boolean;
+  /** Allows changing a non-zero SR-IOV VF count. */
+  allowVfRecreate?: boolean;
   /** Originals saved by earlier applies. */
   originals: Originals;
   /** Keys this resource owned before (dropped ones are restored). */
@@ -59,7 +61,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
   return withSession(connection, async (session) => {
     const paths = readList([...norm.knobs.values(), ...dropped.values()], req.tag);
     const snap = await readSnapshot(session, paths);
-    const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, originals: req.originals, dropped });
+    const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, allowVfRecreate: req.allowVfRecreate, originals: req.originals, dropped });
     if (plan.problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, plan.problems);
     // What a failed run undoes: every key it may have touched, judged against what was read before.
     const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths };

@@ -18,6 +18,7 @@ export interface HostTuningInputs {
   /** Resource name as a file-name tag (persistence files are per resource). */
   tag: string;
   allowManagementInterface?: boolean;
+  allowVfRecreate?: boolean;
   settings: GroupedSettings;
 }
 
@@ -59,7 +60,7 @@ export async function diff(_id: string, olds: HostTuningOutputs, news: HostTunin
   const replaces: string[] = [];
   if (target(olds) !== target(news)) replaces.push("connection");
   if (olds.tag !== news.tag) replaces.push("tag");
-  const changed = JSON.stringify(olds.settings) !== JSON.stringify(news.settings) || Boolean(olds.allowManagementInterface) !== Boolean(news.allowManagementInterface);
+  const changed = JSON.stringify(olds.settings) !== JSON.stringify(news.settings) || Boolean(olds.allowManagementInterface) !== Boolean(news.allowManagementInterface) || Boolean(olds.allowVfRecreate) !== Boolean(news.allowVfRecreate);
   return { changes: changed || replaces.length > 0, replaces, deleteBeforeReplace: true };
 }
 
@@ -68,6 +69,7 @@ async function apply(inputs: HostTuningInputs, originals: Originals, previousKey
     settings: flattenSettings(inputs.settings),
     tag: inputs.tag,
     allowManagementInterface: Boolean(inputs.allowManagementInterface),
+    allowVfRecreate: Boolean(inputs.allowVfRecreate),
     originals,
     previousKeys,
   });
@@ -123,7 +125,7 @@ export async function read(id: string, props: HostTuningOutputs): Promise<pulumi
   for (const key of keys) observed[key] = r.values[key] ?? "(absent)";
   const settings = groupSettings(observed);
   const outs: HostTuningOutputs = { ...props, settings, pendingRebootKeys: r.pendingReboot, pendingReboot: r.pendingReboot.length > 0 };
-  const inputs: HostTuningInputs = { connection: props.connection, tag: props.tag, allowManagementInterface: Boolean(props.allowManagementInterface), settings };
+  const inputs: HostTuningInputs = { connection: props.connection, tag: props.tag, allowManagementInterface: Boolean(props.allowManagementInterface), allowVfRecreate: Boolean(props.allowVfRecreate), settings };
   return { id, props: outs, inputs: inputs as unknown as Record<string, unknown> };
 }
 

@@ -38,6 +38,7 @@ export interface HostTuningArgs {
   /** File-name tag for this resource's persistence files. */
   tag: pulumi.Input<string>;
   allowManagementInterface?: pulumi.Input<boolean>;
+  allowVfRecreate?: pulumi.Input<boolean>;
   /** Desired settings grouped by disruption class. */
   settings: pulumi.Input<GroupedSettings>;
 }

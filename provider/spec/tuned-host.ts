@@ -25,6 +25,7 @@ export const tuningSchema = z
     modules: z.union([z.array(z.string()), z.record(z.string(), z.enum(["loaded", "unloaded"], { error: expected(`"loaded" or "unloaded"`) }))], { error: expected(`a list of module names, or { name: "loaded" | "unloaded" }`) }).optional(),
     moduleOptions: z.record(z.string(), z.record(z.string(), scalar), { error: expected("{ module: { option: value } }") }).optional(),
     mtu: z.record(z.string(), z.number({ error: expected("an MTU as a whole number") }), { error: expected("an object of interface -> MTU") }).optional(),
+    sriov: z.record(z.string(), z.number({ error: expected("a VF count as a whole number") }), { error: expected("an object of PF (NIC name or PCI address) -> VF count") }).optional(),
     isolateCpus: z.string({ error: expected("a cpulist such as 2-15") }).optional(),
     kernelArgs: z.record(z.string(), z.union([z.string(), z.number()]), { error: expected("an object of kernel parameter -> value") }).optional(),
     ksm: z.union([z.boolean(), z.enum(["run", "stop", "unmerge"])], { error: expected(`true/false or "run" | "stop" | "unmerge"`) }).optional(),
@@ -91,6 +92,7 @@ export function planTuningSettings(input: unknown, where = "TunedHost"): { setti
   for (const [m, v] of Object.entries(modules)) s[`module:${m}`] = v;
   for (const [m, opts] of Object.entries(a.moduleOptions ?? {})) for (const [p, v] of Object.entries(opts)) s[`modparam:${m}.${p}`] = typeof v === "boolean" ? (v ? "1" : "0") : String(v);
   for (const [ifname, v] of Object.entries(a.mtu ?? {})) s[`mtu:${ifname}`] = String(v);
+  for (const [pf, v] of Object.entries(a.sriov ?? {})) s[`sriov:${pf}:numvfs`] = String(v);
   if (a.isolateCpus !== undefined) {
     // The talk's CPU isolation: no scheduler, timer ticks or RCU callbacks on the guest CPUs.
     s["cmdline:isolcpus"] = `managed_irq,domain,${a.isolateCpus}`;

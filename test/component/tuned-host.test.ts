@@ -111,7 +111,7 @@ describe("TunedHost component (mocks)", function () {
       (err: Error) => {
         assert.equal(
           err.message,
-          `invalid TunedHost "hv03" args:\n  - args.hugepages.2M: -1 is not accepted; expected a whole number of pages (0 or more)\n  - args.ksm: "maybe" is not accepted; expected true/false or "run" | "stop" | "unmerge"\n  - args: unknown field "colour"; accepted fields: preset, thp, hugepages, hugetlbfs, sysctl, arpFilter, schedulers, readaheadKb, nrRequests, modules, moduleOptions, mtu, isolateCpus, kernelArgs, ksm, governor, settings`,
+          `invalid TunedHost "hv03" args:\n  - args.hugepages.2M: -1 is not accepted; expected a whole number of pages (0 or more)\n  - args.ksm: "maybe" is not accepted; expected true/false or "run" | "stop" | "unmerge"\n  - args: unknown field "colour"; accepted fields: preset, thp, hugepages, hugetlbfs, sysctl, arpFilter, schedulers, readaheadKb, nrRequests, modules, moduleOptions, mtu, sriov, isolateCpus, kernelArgs, ksm, governor, settings`,
         );
         return true;
       },

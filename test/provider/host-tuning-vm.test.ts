@@ -105,7 +105,7 @@ describe("host tuning on a real kernel: refused input changes nothing", function
     );
     const SHAPE = `is not a sysctl key; expected dotted names of letters, digits, '_' and '-' (e.g. vm.swappiness)`;
     const GRAMMAR =
-      "module:<name>, modparam:<module>.<param>, thp:enabled | thp:defrag, hugepages:<2M|1G>[:node<N>], hugetlbfs:<2M|1G>, ksm:run, sysctl:<dotted.key>, block:<device>:<scheduler|read_ahead_kb|nr_requests>, mtu:<interface>, cpufreq:governor, cmdline:<param>";
+      "module:<name>, modparam:<module>.<param>, thp:enabled | thp:defrag, hugepages:<2M|1G>[:node<N>], hugetlbfs:<2M|1G>, ksm:run, sysctl:<dotted.key>, block:<device>:<scheduler|read_ahead_kb|nr_requests>, mtu:<interface>, sriov:<nic or PCI address>:numvfs, cpufreq:governor, cmdline:<param>";
     assert.equal(
       err.message,
       [

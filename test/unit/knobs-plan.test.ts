@@ -159,6 +159,7 @@ describe("host knobs: persistence files", function () {
         'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme0n1", ATTR{queue/nr_requests}="1023"\n' +
         'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="sda", ATTR{queue/scheduler}="bfq", ATTR{queue/nr_requests}="128", ATTR{queue/read_ahead_kb}="4096"\n',
       "/etc/udev/rules.d/90-kvmtune-hv01-net.rules": `${HEADER}ACTION=="add", SUBSYSTEM=="net", KERNEL=="br0", ATTR{mtu}="9000"\nACTION=="add", SUBSYSTEM=="net", KERNEL=="eno1", ATTR{mtu}="9000"\n`,
+      "/etc/udev/rules.d/90-kvmtune-hv01-sriov.rules": "",
       "/etc/modules-load.d/kvmtune-hv01.conf": `${HEADER}bfq\nvhost_net\n`,
       "/etc/modprobe.d/kvmtune-hv01.conf": `${HEADER}options kvm halt_poll_ns=0 ignore_msrs=1\noptions kvm_intel nested=Y\n`,
       "/etc/default/grub.d/kvmtune-hv01.cfg": `${HEADER}GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX iommu=pt isolcpus=2-7 hugepagesz=1G hugepages=0:4,1:2"\n${DONE}`,
@@ -187,6 +188,7 @@ describe("host knobs: persistence files", function () {
       tmpfiles: "/etc/tmpfiles.d/kvmtune-hv01.conf",
       "udev-block": "/etc/udev/rules.d/90-kvmtune-hv01-block.rules",
       "udev-net": "/etc/udev/rules.d/90-kvmtune-hv01-net.rules",
+      "udev-sriov": "/etc/udev/rules.d/90-kvmtune-hv01-sriov.rules",
       "modules-load": "/etc/modules-load.d/kvmtune-hv01.conf",
       modprobe: "/etc/modprobe.d/kvmtune-hv01.conf",
       bootloader: "/etc/default/grub.d/kvmtune-hv01.cfg",

@@ -27,7 +27,7 @@ const problemOf = (key: string) => {
 const files = (entries: Record<string, string | undefined>) => new Map(Object.entries(entries));
 
 const GRAMMAR =
-  "module:<name>, modparam:<module>.<param>, thp:enabled | thp:defrag, hugepages:<2M|1G>[:node<N>], hugetlbfs:<2M|1G>, ksm:run, sysctl:<dotted.key>, block:<device>:<scheduler|read_ahead_kb|nr_requests>, mtu:<interface>, cpufreq:governor, cmdline:<param>";
+  "module:<name>, modparam:<module>.<param>, thp:enabled | thp:defrag, hugepages:<2M|1G>[:node<N>], hugetlbfs:<2M|1G>, ksm:run, sysctl:<dotted.key>, block:<device>:<scheduler|read_ahead_kb|nr_requests>, mtu:<interface>, sriov:<nic or PCI address>:numvfs, cpufreq:governor, cmdline:<param>";
 const SYSCTL_SHAPE = `is not a sysctl key; expected dotted names of letters, digits, '_' and '-' (e.g. vm.swappiness)`;
 const BLOCK_NAME = `is not a block device name; expected a kernel name such as sda, vda or nvme0n1 (no '/' or '..')`;
 const IFNAME = `is not an interface name; expected up to 15 letters, digits, '_', '.', '-'`;
@@ -182,7 +182,7 @@ describe("host knobs: keys", function () {
     ]);
     assert.deepEqual(
       KNOB_KINDS.map((k) => k.name),
-      ["module", "modparam", "thp", "hugepages", "hugetlbfs", "ksm", "sysctl", "block", "mtu", "cpufreq", "cmdline"],
+      ["module", "modparam", "thp", "hugepages", "hugetlbfs", "ksm", "sysctl", "block", "mtu", "sriov", "cpufreq", "cmdline"],
     );
   });
 });

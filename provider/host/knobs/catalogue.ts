@@ -3,11 +3,12 @@ import { cmdlineKind } from "./cmdline";
 import { governorKind, hugetlbfsKind, mtuKind } from "./devices";
 import { hugepagesKind, ksmKind, thpKind } from "./memory";
 import { modparamKind, moduleKind } from "./modules";
+import { sriovKind } from "./sriov";
 import { sysctlKind } from "./sysctl";
 import type { Knob, KnobKind } from "./types";
 
 /** Every knob kind kvmtune knows, in the order their live steps run (modules first: schedulers need them). */
-export const KNOB_KINDS: readonly KnobKind[] = [moduleKind, modparamKind, thpKind, hugepagesKind, hugetlbfsKind, ksmKind, sysctlKind, blockKind, mtuKind, governorKind, cmdlineKind];
+export const KNOB_KINDS: readonly KnobKind[] = [moduleKind, modparamKind, thpKind, hugepagesKind, hugetlbfsKind, ksmKind, sysctlKind, blockKind, mtuKind, sriovKind, governorKind, cmdlineKind];
 
 /** The knob behind a key, or a problem naming what keys look like. */
 export function resolveKnob(key: string): Knob | { problem: string } {

@@ -21,6 +21,7 @@ export function persistencePaths(tag: string): Record<Exclude<PersistenceKind, "
     tmpfiles: `/etc/tmpfiles.d/kvmtune-${tag}.conf`,
     "udev-block": `/etc/udev/rules.d/90-kvmtune-${tag}-block.rules`,
     "udev-net": `/etc/udev/rules.d/90-kvmtune-${tag}-net.rules`,
+    "udev-sriov": `/etc/udev/rules.d/90-kvmtune-${tag}-sriov.rules`,
     "modules-load": `/etc/modules-load.d/kvmtune-${tag}.conf`,
     modprobe: `/etc/modprobe.d/kvmtune-${tag}.conf`,
     bootloader: `/etc/default/grub.d/kvmtune-${tag}.cfg`,
@@ -79,6 +80,13 @@ export function renderPersistence(tag: string, entries: Entry[]): Map<string, st
   }
   put("udev-block", [...byDev].map(([dev, attrs]) => `ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="${dev}", ${attrs.join(", ")}`));
   put("udev-net", group(entries, "udev-net").map((e) => `ACTION=="add", SUBSYSTEM=="net", KERNEL=="${e.knob.key.slice(4)}", ATTR{mtu}="${e.value}"`));
+  put(
+    "udev-sriov",
+    group(entries, "udev-sriov").map((e) => {
+      const pf = e.knob.key.slice(6, -":numvfs".length);
+      return /^[0-9a-f]{4}:/.test(pf) ? `ACTION=="add", SUBSYSTEM=="pci", KERNEL=="${pf}", ATTR{sriov_numvfs}="${e.value}"` : `ACTION=="add", SUBSYSTEM=="net", KERNEL=="${pf}", ATTR{device/sriov_numvfs}="${e.value}"`;
+    }),
+  );
   put("modules-load", group(entries, "modules-load").filter((e) => e.value === "loaded").map((e) => e.knob.key.slice(7)));
   const options = new Map<string, string[]>();
   for (const e of group(entries, "modprobe")) {

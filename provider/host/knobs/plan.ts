@@ -103,6 +103,7 @@ export interface PlanInput {
   files: ReadonlyMap<string, string | undefined>;
   tag: string;
   allowManagementInterface: boolean;
+  allowVfRecreate?: boolean;
   /** Originals saved by earlier applies (kept as they are). */
   originals: Originals;
   /** Keys owned before this apply but no longer desired: restored to their originals. */
@@ -113,7 +114,7 @@ export interface PlanInput {
 export function planApply(input: PlanInput): HostTuningPlan {
   const { desired, knobs, facts, files, tag } = input;
   const problems: string[] = [];
-  const ctx = { facts, desired, allowManagementInterface: input.allowManagementInterface };
+  const ctx = { facts, desired, allowManagementInterface: input.allowManagementInterface, allowVfRecreate: input.allowVfRecreate ?? false };
   const now = observe(knobs, tag, files);
   for (const [key, knob] of knobs) {
     const found = knob.validate(desired.get(key)!, ctx);
@@ -145,7 +146,7 @@ export function planApply(input: PlanInput): HostTuningPlan {
     const rewrite = switched.has(nrRequestsDevice(key) ?? "");
     if (have === want && !rewrite) continue;
     if (have !== want) changes.push({ key, from: have, to: want, disruption: knob.disruption });
-    live.push(...knob.apply(want));
+    live.push(...knob.apply(want, have));
     undo.push([key, knob.restore(have, want)]);
     if (schedulerDevice(key)) switched.add(schedulerDevice(key)!);
   }

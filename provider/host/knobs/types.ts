@@ -56,7 +56,7 @@ export interface Knob {
   /** Host-specific checks of a normalised value against the facts (offered modes, sizes, ...). */
   validate(value: string, ctx: ValidationContext): string[];
   /** Live steps that set the value (empty for boot-time-only knobs). */
-  apply(value: string): RemoteOp[];
+  apply(value: string, current?: string): RemoteOp[];
   /** Steps that put back a saved original (`undefined` = did not exist), given the value now in place. */
   restore(original: string | undefined, current: string | undefined): RemoteOp[];
   /** Where the value is persisted so it survives a reboot. */
@@ -72,10 +72,12 @@ export interface ValidationContext {
   desired: ReadonlyMap<string, string>;
   /** Allows changing the interface that carries the SSH session. */
   allowManagementInterface: boolean;
+  /** Allows changing a non-zero SR-IOV VF count (every VF is destroyed and recreated). */
+  allowVfRecreate?: boolean;
 }
 
 /** Which persistence file a knob's value goes into. */
-export type PersistenceKind = "sysctl" | "udev-block" | "udev-net" | "modules-load" | "modprobe" | "tmpfiles" | "bootloader" | "fstab" | "none";
+export type PersistenceKind = "sysctl" | "udev-block" | "udev-net" | "udev-sriov" | "modules-load" | "modprobe" | "tmpfiles" | "bootloader" | "fstab" | "none";
 
 /** A knob kind: recognises its keys. */
 export interface KnobKind {

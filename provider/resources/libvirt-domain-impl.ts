@@ -1,0 +1,244 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { applyOwnedParts, describeDiff, diffOwnedParts, parseDomainXml, readOwnedParts, renderDomainXml, type OwnedParts, type PartDiff } from "../libvirt";
+import { deviceProblems } from "../libvirt/devices-apply";
+import { buildMinimalDomain } from "../libvirt/domain-builder";
+import { readDomainState, VirshStepError, writeDomain, type DomainState, type DomainWrite } from "../libvirt/virsh";
+import { effectiveParts, inputProblems, observedDomain, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
+import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
+import { InputError } from "../spec/issues";
+import { withSession } from "../transport/ssh";
+import type { RemoteSession } from "../transport/types";
+
+/**
+ * CRUD of the LibvirtDomain dynamic resource (loaded at call time by the
+ * serialised provider in libvirt-domain.ts). Every operation is one SSH
+ * connection: one read, at most one write, and a read-back after a write.
+ */
+
+export interface LibvirtDomainOutputs extends LibvirtDomainInputs {
+  uuid: string | null;
+  /** The domain's persistent XML as libvirt holds it after our define (`dumpxml --inactive`). */
+  xml: string | null;
+  /** `virsh domstate`, e.g. "running", "shut off". */
+  state: string | null;
+  /** One line per owned value that differs from the desired one (set by refresh), e.g. "cputune.vcpupin[1]: 0 → 1". */
+  drift: string[];
+  /** The running domain differs from its definition in an owned part libvirt cannot change live. */
+  restartRequired: boolean;
+  restartReasons: string[];
+  /** Adopt mode: the owned parts as they were before kvmtune changed them; delete restores these. */
+  originals: Partial<OwnedParts> | null;
+  /** Adopt mode: autostart before kvmtune set it (null: not owned). */
+  originalAutostart: boolean | null;
+}
+
+function target(inputs: LibvirtDomainInputs): string {
+  const c = inputs.connection as { host?: unknown; port?: unknown } | undefined;
+  return `${String(c?.host)}:${String(c?.port ?? 22)}`;
+}
+
+const canon = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x)) ?? "null";
+
+export async function check(_olds: unknown, news: LibvirtDomainInputs): Promise<pulumi.dynamic.CheckResult> {
+  return { inputs: news, failures: inputProblems(news as unknown as Record<string, unknown>) };
+}
+
+/** The disk layout and type a defined domain was built with; changing them means a new domain. */
+function layout(inputs: LibvirtDomainInputs): string {
+  const d = inputs.domain;
+  return d ? canon({ type: d.type ?? "kvm", disks: (d.disks ?? []).map((x, i) => ({ path: x.path, target: x.target ?? i })) }) : "";
+}
+
+export async function diff(_id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs): Promise<pulumi.dynamic.DiffResult> {
+  const replaces: string[] = [];
+  if (target(olds) !== target(news)) replaces.push("connection");
+  if (olds.name !== news.name) replaces.push("name");
+  if (olds.mode !== news.mode) replaces.push("mode");
+  if (news.mode === "define" && layout(olds) !== layout(news)) replaces.push("domain");
+  const changed =
+    canon(olds.parts ?? {}) !== canon(news.parts ?? {}) || canon(olds.domain ?? null) !== canon(news.domain ?? null) ||
+    olds.autostart !== news.autostart || Boolean(olds.start) !== Boolean(news.start);
+  return { changes: changed || replaces.length > 0, replaces, deleteBeforeReplace: true };
+}
+
+const liveOf = (st: DomainState): OwnedParts | null => (st.active && st.liveXml ? readOwnedParts(parseDomainXml(st.liveXml)) : null);
+
+/** Live pinning drift and restart-required differences of a running domain. */
+function liveView(st: DomainState, desired: Partial<OwnedParts>): { effective: OwnedParts | null; pinning: PartDiff[]; restart: PartDiff[] } {
+  const live = liveOf(st);
+  if (!live || !st.livePins) return { effective: null, pinning: [], restart: [] };
+  const effective = effectiveLiveParts(live, st.livePins, desired, st.hostCpus);
+  return { effective, ...classifyLiveDiffs(diffOwnedParts(desired, effective), st.livePins) };
+}
+
+interface Converge {
+  inputs: LibvirtDomainInputs & { __provider?: unknown };
+  id: string;
+  /** The XML the parts are applied to: the current inactive XML, or a freshly built one. */
+  base: string;
+  desired: Partial<OwnedParts>;
+  originals: Partial<OwnedParts> | null;
+  originalAutostart: boolean | null;
+  /** Start it (when not running). */
+  start: boolean;
+  /** Wanted autostart; undefined: leave as is. */
+  autostart: boolean | undefined;
+  isNew: boolean;
+  /** What a partial failure records instead of the new inputs, so the next update tries again. */
+  stale: Partial<LibvirtDomainInputs>;
+}
+
+/** Applies `c.desired` in one write (define, start, autostart, live pins), reads back and returns the outputs. */
+async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise<LibvirtDomainOutputs> {
+  const name = c.inputs.name;
+  const doc = parseDomainXml(c.base);
+  const early = deviceProblems(doc, c.desired);
+  if (early.length) throw new InputError(`parts for domain '${name}' on ${s.target} (nothing was changed)`, early.map((p) => `parts.${p}`));
+  applyOwnedParts(doc, c.desired);
+  const problems = domainProblems(c.desired, readOwnedParts(doc), st.hostCpus);
+  if (problems.length) throw new InputError(`parts for domain '${name}' on ${s.target} (nothing was changed)`, problems);
+  const xml = renderDomainXml(doc);
+  const w: DomainWrite = {};
+  if (c.isNew || xml !== st.inactiveXml) w.define = xml;
+  if (c.start && !st.active) w.start = true;
+  if (c.autostart !== undefined && (st.autostart ?? false) !== c.autostart) w.autostart = c.autostart;
+  const { effective } = liveView(st, c.desired);
+  if (effective && st.livePins) w.pins = planLivePins(c.desired, effective, st.livePins, st.hostCpus);
+  const partial = (message: string): never => {
+    // The engine keeps an error's `properties` as the state; without them delete could never undo this.
+    const properties = { ...c.inputs, ...c.stale, uuid: null, xml: null, state: null, drift: [], restartRequired: false, restartReasons: [], originals: c.originals, originalAutostart: c.originalAutostart };
+    throw Object.assign(new Error(message), { id: c.id, properties, reasons: [message] });
+  };
+  let after = st;
+  if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length) {
+    try {
+      await writeDomain(s, name, w);
+    } catch (err) {
+      if (err instanceof VirshStepError && err.done.length > 0) partial(`${err.message} (done before it: ${err.done.join(", ")})`);
+      throw err;
+    }
+    after = await readDomainState(s, name);
+  }
+  const wrong = after.inactiveXml ? diffOwnedParts(c.desired, readOwnedParts(parseDomainXml(after.inactiveXml))) : [];
+  const live = liveView(after, c.desired);
+  if (!after.exists || wrong.length || live.pinning.length) {
+    const lines = [...wrong.map(describeDiff), ...live.pinning.map((d) => `${describeDiff(d)} (running domain)`)];
+    partial(`read-back of domain '${name}' on ${s.target} disagrees with what was applied: ${after.exists ? lines.join("; ") : "the domain is gone"}`);
+  }
+  return {
+    ...c.inputs,
+    uuid: uuidOf(after.inactiveXml),
+    xml: after.inactiveXml,
+    state: after.state,
+    drift: [],
+    restartRequired: live.restart.length > 0,
+    restartReasons: live.restart.map(describeDiff),
+    originals: c.originals,
+    originalAutostart: c.originalAutostart,
+  };
+}
+
+function uuidOf(xml: string | null): string | null {
+  return xml ? /<uuid>([0-9a-f-]{36})<\/uuid>/.exec(xml)?.[1] ?? null : null;
+}
+
+function inactiveParts(st: DomainState): OwnedParts {
+  return readOwnedParts(parseDomainXml(st.inactiveXml!));
+}
+
+export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynamic.CreateResult> {
+  const id = `${target(inputs)}/${inputs.name}`;
+  const desired = effectiveParts(inputs);
+  return withSession(inputs.connection, async (s) => {
+    const st = await readDomainState(s, inputs.name);
+    if (inputs.mode === "define") {
+      if (st.exists) throw new Error(`domain '${inputs.name}' already exists on ${s.target}; nothing was changed. To tune an existing domain use mode: "adopt"`);
+      const base = buildMinimalDomain({ name: inputs.name, ...inputs.domain! });
+      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: true, stale: { parts: {}, start: false } });
+      return { id, outs };
+    }
+    if (!st.exists) throw new Error(`domain '${inputs.name}' does not exist on ${s.target}; nothing was changed. To create it use mode: "define" with a domain spec`);
+    const originals = projectParts(desired, inactiveParts(st));
+    const originalAutostart = inputs.autostart === undefined ? null : st.autostart;
+    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: false, stale: { parts: {}, start: false } });
+    return { id, outs };
+  });
+}
+
+export async function update(id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs): Promise<pulumi.dynamic.UpdateResult> {
+  return withSession(news.connection, async (s) => {
+    const st = await readDomainState(s, news.name);
+    if (!st.exists) {
+      throw new Error(`domain '${news.name}' no longer exists on ${s.target}; run 'pulumi refresh' (it drops the resource from the state), then 'pulumi up' to ${news.mode === "define" ? "define" : "adopt"} it again`);
+    }
+    let desired = effectiveParts(news);
+    let originals: Partial<OwnedParts> | null = null;
+    let originalAutostart: boolean | null = null;
+    let autostart = news.autostart;
+    if (news.mode === "adopt") {
+      ({ originals, desired } = reconcileOwnership(olds.originals ?? {}, news.parts ?? {}, inactiveParts(st)));
+      // Owned for the first time: save it; no longer owned: put it back.
+      originalAutostart = news.autostart === undefined ? null : olds.originalAutostart ?? st.autostart;
+      autostart = news.autostart ?? olds.originalAutostart ?? undefined;
+    }
+    const start = Boolean(news.start) && !olds.start;
+    const stale = { parts: olds.parts ?? {}, domain: olds.domain, start: olds.start, autostart: olds.autostart };
+    return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale }) };
+  });
+}
+
+/**
+ * Compares the persistent XML, the live XML and live pinning with the desired
+ * parts; returns the observed parts (and spec, autostart) as inputs, so refresh
+ * names the drifted part, plus `drift`, `state` and `restartRequired`.
+ */
+export async function read(id: string, props: LibvirtDomainOutputs): Promise<pulumi.dynamic.ReadResult> {
+  return withSession(props.connection, async (s) => {
+    const st = await readDomainState(s, props.name);
+    if (!st.exists) return { id: "", props: {} };
+    const desired = effectiveParts(props);
+    const inactive = inactiveParts(st);
+    const inactiveDiffs = diffOwnedParts(desired, inactive);
+    const live = liveView(st, desired);
+    const seen = new Set(inactiveDiffs.map(describeDiff));
+    const drift = [...seen, ...live.pinning.map(describeDiff).filter((l) => !seen.has(l)).map((l) => `${l} (running domain only)`)];
+    // Pins in force win over the persistent ones: that is what the guest runs with.
+    const base = live.pinning.length && live.effective ? { ...inactive, cputune: live.effective.cputune } : inactive;
+    const parts = observedParts(props.parts ?? {}, base);
+    const domain = props.mode === "define" && props.domain ? observedDomain(props.domain, inactive, props.parts ?? {}) : props.domain;
+    let autostart = props.autostart;
+    if (autostart !== undefined && st.autostart !== null && st.autostart !== autostart) {
+      drift.push(`autostart: ${st.autostart} → ${autostart}`);
+      autostart = st.autostart;
+    }
+    const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}) };
+    const outs: LibvirtDomainOutputs = {
+      ...props, ...inputs, uuid: uuidOf(st.inactiveXml), xml: st.inactiveXml, state: st.state, drift,
+      restartRequired: live.restart.length > 0, restartReasons: live.restart.map(describeDiff),
+    };
+    return { id, props: outs, inputs: inputs as unknown as Record<string, unknown> };
+  });
+}
+
+/** Defined: destroy (if running) and undefine, keeping disk images. Adopted: put the saved originals back; the domain stays. */
+export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<void> {
+  await withSession(props.connection, async (s) => {
+    const st = await readDomainState(s, props.name);
+    if (!st.exists) return;
+    if (props.mode === "define") {
+      await writeDomain(s, props.name, { remove: true });
+      return;
+    }
+    const originals = props.originals ?? {};
+    const doc = parseDomainXml(st.inactiveXml!);
+    applyOwnedParts(doc, originals);
+    const xml = renderDomainXml(doc);
+    const { effective } = liveView(st, originals);
+    const w: DomainWrite = {
+      ...(xml !== st.inactiveXml ? { define: xml } : {}),
+      ...(props.originalAutostart != null && st.autostart !== props.originalAutostart ? { autostart: props.originalAutostart } : {}),
+      ...(effective && st.livePins ? { pins: planLivePins(originals, effective, st.livePins, st.hostCpus) } : {}),
+    };
+    await writeDomain(s, props.name, w);
+  });
+}

@@ -1,0 +1,66 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { DomainSpec } from "../libvirt/domain-builder";
+import type { OwnedParts } from "../libvirt/types";
+
+/**
+ * The serialised provider: every method loads the implementation by package
+ * name when it runs (see host-tuning.ts), so state holds only a require of
+ * `kvmtune` and no secrets or clients are captured in the closure.
+ */
+const libvirtDomainProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds, news) {
+    return require("kvmtune/dist/provider/resources/libvirt-domain-impl").check(olds, news);
+  },
+  async diff(id, olds, news) {
+    return require("kvmtune/dist/provider/resources/libvirt-domain-impl").diff(id, olds, news);
+  },
+  async create(inputs) {
+    return require("kvmtune/dist/provider/resources/libvirt-domain-impl").create(inputs);
+  },
+  async read(id, props) {
+    return require("kvmtune/dist/provider/resources/libvirt-domain-impl").read(id, props);
+  },
+  async update(id, olds, news) {
+    return require("kvmtune/dist/provider/resources/libvirt-domain-impl").update(id, olds, news);
+  },
+  async delete(id, props) {
+    return require("kvmtune/dist/provider/resources/libvirt-domain-impl").remove(id, props);
+  },
+};
+
+export { libvirtDomainProvider };
+
+export interface LibvirtDomainArgs {
+  /** SSH connection to the host (see ConnectionArgs); secret fields stay secret. */
+  connection: pulumi.Input<unknown>;
+  /** The libvirt domain name: a letter or digit, then letters, digits, '_', '.', '+', '-' (at most 64). */
+  name: pulumi.Input<string>;
+  /** "define": kvmtune creates the domain (and undefines it on delete, keeping disk images); "adopt": it tunes an existing domain and restores the original parts on delete. */
+  mode: pulumi.Input<"define" | "adopt">;
+  /** What a new domain is made of (define mode only): memoryMiB, vcpus, osVariant, type, disks. */
+  domain?: pulumi.Input<DomainSpec>;
+  /** The tuned parts kvmtune owns (cputune, numatune, memoryBacking, cpu, ...; omitted = not owned, null = absent). */
+  parts?: pulumi.Input<Partial<OwnedParts>>;
+  /** Start the domain after defining it, or when this turns true. */
+  start?: pulumi.Input<boolean>;
+  /** Start the domain with the host; omitted = not owned. */
+  autostart?: pulumi.Input<boolean>;
+}
+
+/** One libvirt domain's owned parts: applied (live where libvirt allows), drift-checked, and undone on delete. */
+export class LibvirtDomain extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly parts: pulumi.Output<Partial<OwnedParts>>;
+  declare readonly uuid: pulumi.Output<string | null>;
+  declare readonly xml: pulumi.Output<string | null>;
+  declare readonly state: pulumi.Output<string | null>;
+  declare readonly drift: pulumi.Output<string[]>;
+  declare readonly restartRequired: pulumi.Output<boolean>;
+  declare readonly restartReasons: pulumi.Output<string[]>;
+  declare readonly originals: pulumi.Output<Partial<OwnedParts> | null>;
+
+  constructor(name: string, args: LibvirtDomainArgs, opts?: pulumi.CustomResourceOptions) {
+    const props = { ...args, uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined };
+    super(libvirtDomainProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "LibvirtDomain");
+  }
+}
