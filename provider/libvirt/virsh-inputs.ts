@@ -1,0 +1,168 @@
+/**
+ * LibvirtDomain's inputs: their static validation (every problem at once,
+ * before anything connects) and the owned parts they stand for.
+ */
+import { parseConnection } from "../spec/connection";
+import { InputError, showValue } from "../spec/issues";
+import { diskDriver, diskTarget, domainSpecProblems, ioCacheProblem, specParts, type DomainSpec } from "./domain-builder";
+import { diffOwnedParts } from "./compare";
+import type { DiskDriver, OwnedParts } from "./types";
+import { validateParts } from "./validate";
+import { sizeEquals, sizeInBytes } from "./values";
+import { domainNameProblem } from "./virsh";
+import { pinRangeProblems } from "./virsh-plan";
+
+/** The inputs of one LibvirtDomain (plain, validated form of LibvirtDomainArgs). */
+export interface LibvirtDomainInputs {
+  connection: unknown;
+  /** The libvirt domain name. */
+  name: string;
+  /** "define": kvmtune creates (and on delete undefines) the domain; "adopt": it tunes an existing one and restores it on delete. */
+  mode: "define" | "adopt";
+  /** What a defined domain is made of; define mode only. */
+  domain?: DomainSpec;
+  /** The owned parts (see provider/libvirt/types.ts: omitted = not owned, null = absent). */
+  parts?: Partial<OwnedParts>;
+  /** Start the domain after defining it (create), or when this turns true (update). */
+  start?: boolean;
+  /** Start the domain with the host; omitted = not owned. */
+  autostart?: boolean;
+}
+
+export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart"];
+
+/** One check failure: the top-level input it is about, and why. */
+export interface Failure {
+  property: string;
+  reason: string;
+}
+
+/**
+ * The parts a resource keeps in sync: in define mode the spec's parts (memory,
+ * vCPUs, os, osinfo, disk drivers) with `parts` on top; in adopt mode `parts`.
+ */
+export function effectiveParts(inputs: Pick<LibvirtDomainInputs, "mode" | "domain" | "parts">): Partial<OwnedParts> {
+  const user = inputs.parts ?? {};
+  if (inputs.mode !== "define" || !inputs.domain) return user;
+  const out: Partial<OwnedParts> = { ...specParts(inputs.domain), ...user };
+  const spec = specParts(inputs.domain);
+  if (spec.vcpu && user.vcpu) out.vcpu = { ...spec.vcpu, ...user.vcpu };
+  if (user.disks) {
+    out.disks = { ...spec.disks };
+    for (const [dev, d] of Object.entries(user.disks)) {
+      const base = spec.disks?.[dev]?.driver;
+      out.disks[dev] = d.driver === undefined || d.driver === null || !base ? d : { ...d, driver: { ...base, ...d.driver } };
+    }
+  }
+  return out;
+}
+
+function conflicts(domain: DomainSpec, parts: Partial<OwnedParts>): string[] {
+  const out: string[] = [];
+  for (const k of ["memory", "currentMemory"] as const) {
+    const p = parts[k];
+    if (p && !sizeEquals(p.value, p.unit, domain.memoryMiB, "MiB")) out.push(`parts.${k}: ${showValue(p)} contradicts domain.memoryMiB ${domain.memoryMiB}; set the size in one place`);
+  }
+  if (parts.vcpu && parts.vcpu.count !== domain.vcpus) out.push(`parts.vcpu.count: ${parts.vcpu.count} contradicts domain.vcpus ${domain.vcpus}; set the vCPU count in one place`);
+  if (typeof parts.osinfo === "string" && domain.osVariant !== undefined && specParts(domain).osinfo !== parts.osinfo) {
+    out.push(`parts.osinfo: ${showValue(parts.osinfo)} contradicts domain.osVariant ${showValue(domain.osVariant)}; set the OS in one place`);
+  }
+  return out;
+}
+
+// How the engine sends a value not known yet at preview (rpc.unknownValue).
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const hasUnknown = (v: unknown): boolean =>
+  v === UNKNOWN || (typeof v === "object" && v !== null && Object.values(v).some(hasUnknown));
+
+/**
+ * Every problem with `news`, as check failures (property = the top-level input).
+ * Inputs holding values not known yet (preview) are checked at the next check.
+ */
+export function inputProblems(input: Record<string, unknown>): Failure[] {
+  const news = Object.fromEntries(Object.entries(input).filter(([, v]) => !hasUnknown(v)));
+  const failures: Failure[] = [];
+  const fail = (property: string, reasons: string[]) => reasons.forEach((reason) => failures.push({ property, reason }));
+  for (const k of Object.keys(news)) {
+    if (!INPUT_FIELDS.includes(k) && k !== "__provider") fail(k, [`${k}: unknown field; accepted fields: ${INPUT_FIELDS.join(", ")}`]);
+  }
+  try {
+    // Unknown at preview when the connection comes from another resource's outputs.
+    if (news.connection !== undefined) parseConnection(news.connection);
+  } catch (err) {
+    fail("connection", err instanceof InputError ? err.problems : [String(err)]);
+  }
+  const nameProblem = "name" in input && !("name" in news) ? undefined : domainNameProblem(news.name);
+  if (nameProblem) fail("name", [nameProblem]);
+  const mode = news.mode;
+  if (mode !== "define" && mode !== "adopt" && !("mode" in input && !("mode" in news))) fail("mode", [`mode: ${showValue(mode)} is not accepted; expected "define" (kvmtune creates the domain) or "adopt" (kvmtune tunes an existing one)`]);
+  const domain = news.domain as DomainSpec | undefined;
+  let domainOk = false;
+  if (mode === "define" && !("domain" in input && !("domain" in news))) {
+    const p = domain === undefined ? ["domain: required in define mode (memoryMiB, vcpus, and optionally osVariant, type, disks)"] : domainSpecProblems(domain);
+    fail("domain", p);
+    domainOk = p.length === 0;
+  } else if (mode === "adopt" && domain !== undefined) {
+    fail("domain", ["domain: only used in define mode; an adopted domain keeps its own XML (tune it through parts)"]);
+  }
+  for (const k of ["start", "autostart"]) {
+    if (news[k] !== undefined && typeof news[k] !== "boolean") fail(k, [`${k}: ${showValue(news[k])} is not accepted; expected true or false`]);
+  }
+  const parts = news.parts as Partial<OwnedParts> | undefined;
+  if (parts === undefined) return failures;
+  if (typeof parts !== "object" || parts === null || Array.isArray(parts)) {
+    fail("parts", [`parts: ${showValue(parts)} is not accepted; expected an object of owned parts`]);
+    return failures;
+  }
+  const invalid = validateParts(parts).map((p) => `parts.${p}`);
+  fail("parts", invalid);
+  if (invalid.length > 0) return failures;
+  if (domainOk && domain) fail("parts", conflicts(domain, parts));
+  // Counts known before reading the domain: the spec's in define mode, else only what parts say.
+  const vcpus = parts.vcpu?.count ?? (mode === "define" && domainOk ? domain?.vcpus : undefined);
+  const iothreads = parts.iothreads === null ? 0 : parts.iothreads?.count ?? (mode === "define" ? 0 : undefined);
+  fail("parts", pinRangeProblems(parts, vcpus, iothreads));
+  const specDrivers = new Map<string, DiskDriver>((mode === "define" && domainOk ? domain?.disks ?? [] : []).map((d, i) => [diskTarget(d, i), diskDriver(d)]));
+  for (const [dev, d] of Object.entries(parts.disks ?? {})) {
+    if (!d.driver) continue;
+    const rule = ioCacheProblem({ cache: d.driver.cache ?? specDrivers.get(dev)?.cache, io: d.driver.io ?? specDrivers.get(dev)?.io });
+    if (rule) fail("parts", [`parts.disks[${dev}]: ${rule}`]);
+  }
+  return failures;
+}
+
+/**
+ * Define mode: the spec with observed values where the domain drifted from what
+ * the spec stands for (parts the user's `parts` own are reported through parts),
+ * so a refresh shows e.g. `domain.memoryMiB: 64 => 128`.
+ */
+export function observedDomain(domain: DomainSpec, actual: OwnedParts, user: Partial<OwnedParts>): DomainSpec {
+  const spec = specParts(domain);
+  const own: Partial<OwnedParts> = {};
+  if (user.memory === undefined) own.memory = spec.memory;
+  if (user.vcpu === undefined) own.vcpu = spec.vcpu;
+  if (user.osinfo === undefined && spec.osinfo !== undefined) own.osinfo = spec.osinfo;
+  own.disks = {};
+  for (const [dev, d] of Object.entries(spec.disks ?? {})) {
+    const mine = user.disks?.[dev]?.driver;
+    if (mine === null) continue;
+    const driver = Object.fromEntries(Object.entries(d.driver ?? {}).filter(([k]) => mine?.[k as keyof DiskDriver] === undefined));
+    own.disks[dev] = { driver };
+  }
+  const out: DomainSpec = JSON.parse(JSON.stringify(domain));
+  for (const d of diffOwnedParts(own, actual)) {
+    if (d.path === "memory" && actual.memory) out.memoryMiB = Number(sizeInBytes(actual.memory.value, actual.memory.unit)) / 1048576;
+    if (d.path === "vcpu.count" && actual.vcpu) out.vcpus = actual.vcpu.count;
+    if (d.path === "osinfo") {
+      if (actual.osinfo === null) delete out.osVariant;
+      else out.osVariant = actual.osinfo;
+    }
+    const m = /^devices\.disk\[([^\]]+)\]\.driver\.(cache|io|type)$/.exec(d.path);
+    const i = m ? (domain.disks ?? []).findIndex((x, n) => diskTarget(x, n) === m[1]) : -1;
+    if (m && i >= 0) {
+      const disk = out.disks![i] as unknown as Record<string, unknown>;
+      disk[m[2] === "type" ? "format" : m[2]] = d.from;
+    }
+  }
+  return out;
+}

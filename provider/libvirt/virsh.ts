@@ -1,0 +1,216 @@
+/**
+ * LibvirtDomain's remote side: `virsh` on the host, over one SSH session. Scripts
+ * are fixed text; the domain name, pin values and XML reach them on stdin as
+ * data (`read -r name`, `virsh ... -- "$name"`, `virsh define /dev/stdin`).
+ * Reads are one command, writes are one command (stopping at the first failed step).
+ */
+import type { RemoteSession } from "../transport/types";
+import { parseAutostart, parseLivePins, parseNodeCpuMap, parseSteps, virshError, type LivePins, type StepResult } from "./virsh-output";
+import type { CputunePart } from "./types";
+import { isCpuset } from "./values";
+
+export { type LivePins } from "./virsh-output";
+
+/** Accepted domain names: what libvirt, file names and shell all take without escaping. */
+export const DOMAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+
+/** Why `name` is not accepted as a domain name (naming the field and what is accepted), or undefined. */
+export function domainNameProblem(name: unknown, field = "name"): string | undefined {
+  if (typeof name === "string" && DOMAIN_NAME.test(name)) return undefined;
+  const shown = typeof name === "string" ? JSON.stringify(name) : String(name);
+  return `${field}: ${shown} is not accepted as a domain name; expected 1 to 64 characters: a letter or digit, then letters, digits, '_', '.', '+' or '-' (no spaces, '/', '<', '&' or quotes)`;
+}
+
+function checkName(name: string): void {
+  const p = domainNameProblem(name);
+  if (p) throw new Error(p);
+}
+
+const PRELUDE = `set -u
+t=$(mktemp) || exit 1
+trap 'rm -f "$t"' EXIT
+IFS= read -r name || { echo 'kvmtune: no domain name on stdin' >&2; exit 2; }
+v() { virsh -q -c qemu:///system "$@"; }
+`;
+
+// emit KEY CMD...: runs CMD, prints KEY, exit code, base64 stdout and stderr; leaves $o and $rc.
+// The trailing x keeps the output's final newlines, which $(...) would strip.
+const READ_SCRIPT = `${PRELUDE}emit() { k=$1; shift; o=$("$@" 2>"$t"; rc=$?; printf x; exit $rc); rc=$?; o=\${o%x}; printf '%s %s %s %s\\n' "$k" "$rc" "$(printf '%s' "$o" | base64 -w0)" "$(base64 -w0 < "$t")"; }
+emit cpumap v nodecpumap --pretty
+emit list v list --all --name
+emit state v domstate -- "$name"
+[ "$rc" -eq 0 ] || exit 0
+st=$(printf '%s' "$o" | head -n 1)
+emit info v dominfo -- "$name"
+emit inactive v dumpxml --inactive -- "$name"
+case "$st" in
+  "shut off"|crashed) ;;
+  *) emit live v dumpxml -- "$name"
+     emit vcpupin v vcpupin --live -- "$name"
+     emit emulatorpin v emulatorpin --live -- "$name"
+     emit iothreads v iothreadinfo --live -- "$name" ;;
+esac
+`;
+
+/** What one read of a domain sees. */
+export interface DomainState {
+  exists: boolean;
+  /** `virsh domstate`: "running", "shut off", "paused", ...; null when it does not exist. */
+  state: string | null;
+  /** Has a qemu process (not shut off or crashed): live XML and pins are read. */
+  active: boolean;
+  autostart: boolean | null;
+  /** The host's CPUs ("0-63"), what `vcpupin ... r` resets to. */
+  hostCpus: string;
+  inactiveXml: string | null;
+  liveXml: string | null;
+  livePins: LivePins | null;
+}
+
+function must(steps: Map<string, StepResult>, key: string, what: string, target: string): string {
+  const s = steps.get(key);
+  if (!s) throw new Error(`reading ${what} on ${target}: the script stopped early`);
+  if (s.code !== 0) throw new Error(`virsh ${what} on ${target} failed: ${virshError(s.stderr)}`);
+  return s.stdout;
+}
+
+/** Existence, state, inactive and live XML and live pinning of one domain: one command. */
+export async function readDomainState(session: RemoteSession, name: string): Promise<DomainState> {
+  checkName(name);
+  const r = await session.run(READ_SCRIPT, { stdin: `${name}\n`, label: "read domain" });
+  if (r.code !== 0) throw new Error(`reading domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  const steps = parseSteps(r.stdout, true);
+  const t = session.target;
+  const hostCpus = parseNodeCpuMap(must(steps, "cpumap", "nodecpumap", t));
+  const names = must(steps, "list", "list --all", t).split("\n").map((l) => l.trim());
+  if (!names.includes(name)) {
+    return { exists: false, state: null, active: false, autostart: null, hostCpus, inactiveXml: null, liveXml: null, livePins: null };
+  }
+  const st = must(steps, "state", `domstate '${name}'`, t).trim();
+  const active = !["shut off", "crashed"].includes(st);
+  return {
+    exists: true,
+    state: st,
+    active,
+    autostart: parseAutostart(must(steps, "info", `dominfo '${name}'`, t)),
+    hostCpus,
+    inactiveXml: must(steps, "inactive", `dumpxml --inactive '${name}'`, t),
+    liveXml: active ? must(steps, "live", `dumpxml '${name}'`, t) : null,
+    livePins: active
+      ? parseLivePins(must(steps, "vcpupin", `vcpupin '${name}'`, t), must(steps, "emulatorpin", `emulatorpin '${name}'`, t), must(steps, "iothreads", `iothreadinfo '${name}'`, t))
+      : null,
+  };
+}
+
+/** One live pin: `config` also writes the persistent XML (`--live --config`); a reset is live only. */
+export interface LivePin {
+  kind: "vcpupin" | "emulatorpin" | "iothreadpin";
+  /** vCPU or iothread id; unused for emulatorpin. */
+  id?: number;
+  cpuset: string;
+  config: boolean;
+}
+
+/** Steps of one write, run in this order: define, start, autostart, pins, destroy, undefine. */
+export interface DomainWrite {
+  /** XML for `virsh define --validate`. */
+  define?: string;
+  start?: boolean;
+  autostart?: boolean;
+  pins?: LivePin[];
+  /** Destroy (when running) and undefine; disk images are kept (never --remove-all-storage). */
+  remove?: boolean;
+}
+
+const WRITE_SCRIPT = `${PRELUDE}ops=$(mktemp) || exit 1
+trap 'rm -f "$t" "$ops"' EXIT
+while IFS=' ' read -r op a b c; do [ "$op" = end ] && break; printf '%s %s %s %s\\n' "$op" "$a" "$b" "$c" >> "$ops"; done
+step() { k=$1; shift; "$@" >/dev/null 2>"$t"; rc=$?; printf '%s %s %s\\n' "$k" "$rc" "$(base64 -w0 < "$t")"; [ "$rc" -eq 0 ] || exit 0; }
+while IFS=' ' read -r op a b c <&3; do
+  case "$op" in
+    define) step define v define --validate /dev/stdin ;;
+    start) step start v start -- "$name" </dev/null ;;
+    autostart) if [ "$a" = on ]; then step autostart v autostart -- "$name" </dev/null; else step autostart v autostart --disable -- "$name" </dev/null; fi ;;
+    vcpupin|iothreadpin) if [ "$a" = config ]; then step "$op:$b" v "$op" --live --config -- "$name" "$b" "$c" </dev/null; else step "$op:$b" v "$op" --live -- "$name" "$b" "$c" </dev/null; fi ;;
+    emulatorpin) if [ "$a" = config ]; then step emulatorpin v emulatorpin --live --config -- "$name" "$c" </dev/null; else step emulatorpin v emulatorpin --live -- "$name" "$c" </dev/null; fi ;;
+    destroy) st=$(v domstate -- "$name" 2>/dev/null </dev/null); case "$st" in "shut off"|crashed|"") ;; *) step destroy v destroy -- "$name" </dev/null ;; esac ;;
+    undefine) if v domstate -- "$name" >/dev/null 2>&1 </dev/null; then step undefine v undefine --managed-save --snapshots-metadata --checkpoints-metadata -- "$name" </dev/null; fi ;;
+    *) echo "kvmtune: unknown step $op" >&2; exit 2 ;;
+  esac
+done 3< "$ops"
+`;
+
+/** A write that stopped at a failed step; `done` lists the steps that succeeded before it. */
+export class VirshStepError extends Error {
+  constructor(
+    message: string,
+    readonly step: string,
+    readonly done: string[],
+  ) {
+    super(message);
+    this.name = "VirshStepError";
+  }
+}
+
+function describeStep(key: string): string {
+  const [op, id] = key.split(":");
+  return id === undefined ? op : `${op} ${id}`;
+}
+
+/** Runs the steps of `w` in one command; throws VirshStepError naming the failed step and libvirt's message. */
+export async function writeDomain(session: RemoteSession, name: string, w: DomainWrite): Promise<string[]> {
+  checkName(name);
+  const lines: string[] = [];
+  if (w.define !== undefined) lines.push("define");
+  if (w.start) lines.push("start");
+  if (w.autostart !== undefined) lines.push(`autostart ${w.autostart ? "on" : "off"}`);
+  for (const p of w.pins ?? []) {
+    // Values are data on stdin, but only validated ones are ever sent.
+    if (!isCpuset(p.cpuset) || (p.kind !== "emulatorpin" && !Number.isSafeInteger(p.id))) throw new Error(`invalid pin ${JSON.stringify(p)}`);
+    lines.push(`${p.kind} ${p.config ? "config" : "live"} ${p.kind === "emulatorpin" ? "-" : p.id} ${p.cpuset}`);
+  }
+  if (w.remove) lines.push("destroy", "undefine");
+  if (lines.length === 0) return [];
+  const stdin = `${name}\n${lines.join("\n")}\nend\n${w.define ?? ""}`;
+  const r = await session.run(WRITE_SCRIPT, { stdin, label: `write domain (${lines.map((l) => l.split(" ")[0]).join(", ")})` });
+  if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  const done: string[] = [];
+  for (const [key, s] of parseSteps(r.stdout, false)) {
+    if (s.code !== 0) {
+      throw new VirshStepError(`virsh ${describeStep(key)} of '${name}' on ${session.target} failed: ${virshError(s.stderr)}`, describeStep(key), done);
+    }
+    done.push(describeStep(key));
+  }
+  return done;
+}
+
+/** `virsh define --validate` with the XML on stdin. */
+export function defineDomain(session: RemoteSession, name: string, xml: string): Promise<string[]> {
+  return writeDomain(session, name, { define: xml });
+}
+
+/** `virsh start`. */
+export function startDomain(session: RemoteSession, name: string): Promise<string[]> {
+  return writeDomain(session, name, { start: true });
+}
+
+/** `virsh autostart` (or `--disable`). */
+export function setAutostart(session: RemoteSession, name: string, on: boolean): Promise<string[]> {
+  return writeDomain(session, name, { autostart: on });
+}
+
+/** Pins a running domain with `vcpupin/emulatorpin/iothreadpin --live --config`, one command. */
+export function pinLive(session: RemoteSession, name: string, pins: Pick<CputunePart, "vcpupin" | "emulatorpin" | "iothreadpin">): Promise<string[]> {
+  return writeDomain(session, name, {
+    pins: [
+      ...(pins.vcpupin ?? []).map((p): LivePin => ({ kind: "vcpupin", id: p.vcpu, cpuset: p.cpuset, config: true })),
+      ...(pins.emulatorpin ? [{ kind: "emulatorpin", cpuset: pins.emulatorpin.cpuset, config: true } as LivePin] : []),
+      ...(pins.iothreadpin ?? []).map((p): LivePin => ({ kind: "iothreadpin", id: p.iothread, cpuset: p.cpuset, config: true })),
+    ],
+  });
+}
+
+/** Destroys (if running) and undefines; disk images stay. A domain that is already gone is fine. */
+export function destroyAndUndefine(session: RemoteSession, name: string): Promise<string[]> {
+  return writeDomain(session, name, { remove: true });
+}

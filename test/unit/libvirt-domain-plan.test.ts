@@ -1,0 +1,184 @@
+// LibvirtDomain's pure planning: what a running domain takes live and what
+// needs a restart, the pins in force, saving and restoring originals (byte for
+// byte on real libvirt dumps), the observed parts refresh reports, virsh output
+// parsing and the provider's diff.
+import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { applyOwnedParts, parseDomainXml, readOwnedParts, renderDomainXml, type OwnedParts, type PartDiff } from "../../provider/libvirt";
+import { parseAutostart, parseEmulatorPin, parseLivePins, parseNodeCpuMap, parsePinRows, parseSteps, virshError, type LivePins } from "../../provider/libvirt/virsh-output";
+import { classifyLiveDiffs, effectiveLiveParts, observedParts, planLivePins, projectParts, reconcileOwnership } from "../../provider/libvirt/virsh-plan";
+import { diff } from "../../provider/resources/libvirt-domain-impl";
+
+const CORPUS = join(__dirname, "../fixtures/domains");
+const fixture = (name: string) => readFileSync(join(CORPUS, `${name}.xml`), "utf8");
+const partsOf = (xml: string) => readOwnedParts(parseDomainXml(xml));
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+/** pinned.inactive: vcpupin 0->0 1->1, emulatorpin 0-1, numatune strict 0. */
+const pinned = partsOf(fixture("pinned.inactive"));
+const livePins = (v: string[], e = "0-1", io: string[] = []): LivePins => ({
+  vcpupin: v.map((cpuset, vcpu) => ({ vcpu, cpuset })),
+  emulatorpin: e,
+  iothreadpin: io.map((cpuset, i) => ({ iothread: i + 1, cpuset })),
+});
+
+describe("live vs restart-required plan", () => {
+  it("pins what differs and resets pins no longer wanted, live only; skips vCPUs the running guest lacks", () => {
+    const desired: Partial<OwnedParts> = { cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }, { vcpu: 3, cpuset: "0" }], emulatorpin: { cpuset: "1" } } };
+    const pins = livePins(["0", "1"]);
+    const eff = effectiveLiveParts(pinned, pins, desired, "0-1");
+    assert.deepEqual(eff.cputune, { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "1" }], emulatorpin: { cpuset: "0-1" }, iothreadpin: [] });
+    assert.deepEqual(planLivePins(desired, eff, pins, "0-1"), [
+      { kind: "vcpupin", id: 0, cpuset: "1", config: false },
+      { kind: "vcpupin", id: 1, cpuset: "0-1", config: false },
+      { kind: "emulatorpin", cpuset: "1", config: false },
+    ]);
+  });
+
+  it("treats a pin equal to the default (what a reset leaves behind) as no pin, unless it is owned", () => {
+    const live = { ...pinned, cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "0-1" }], emulatorpin: { cpuset: "0-1" }, iothreadpin: [] } };
+    const desired = { cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }], emulatorpin: null } };
+    const eff = effectiveLiveParts(live, livePins(["0", "0-1"]), desired, "0-1");
+    assert.deepEqual(eff.cputune, { vcpupin: [{ vcpu: 0, cpuset: "0" }], emulatorpin: null, iothreadpin: [] });
+    assert.deepEqual(planLivePins(desired, eff, livePins(["0", "0-1"]), "0-1"), []);
+    // Owned and equal to the default: compared with what libvirt reports, not dropped.
+    const all = { cputune: { vcpupin: [{ vcpu: 1, cpuset: "0,1" }] } };
+    assert.deepEqual(effectiveLiveParts(live, livePins(["0", "0-1"]), all, "0-1").cputune?.vcpupin, [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "0-1" }]);
+    assert.deepEqual(planLivePins(all, effectiveLiveParts(live, livePins(["0", "0-1"]), all, "0-1"), livePins(["0", "0-1"]), "0-1"), [
+      { kind: "vcpupin", id: 0, cpuset: "0-1", config: false },
+    ]);
+  });
+
+  it("the default is <vcpu cpuset> when set, else every host CPU", () => {
+    const live: OwnedParts = { ...pinned, vcpu: { count: 2, placement: "static", cpuset: "1" }, cputune: null };
+    const desired = { cputune: { vcpupin: [], emulatorpin: null, iothreadpin: [] } };
+    const pins = livePins(["1", "0"], "1");
+    const eff = effectiveLiveParts({ ...live, cputune: { vcpupin: [{ vcpu: 1, cpuset: "0" }], emulatorpin: null, iothreadpin: [] } }, pins, desired, "0-3");
+    assert.deepEqual(planLivePins(desired, eff, pins, "0-3"), [{ kind: "vcpupin", id: 1, cpuset: "1", config: false }]);
+  });
+
+  it("splits live differences: pins of running vCPUs are drift, the rest needs a restart, metadata and balloon are neither", () => {
+    const d = (path: string): PartDiff => ({ path, from: "a", to: "b" });
+    const r = classifyLiveDiffs(
+      [d("cputune.vcpupin[1]"), d("cputune.vcpupin[5]"), d("cputune.emulatorpin"), d("cputune.iothreadpin[1]"), d("numatune.memory.mode"), d("osinfo"), d("currentMemory"), d("vcpu.count")],
+      livePins(["0", "1"], "0-1", ["0"]),
+    );
+    assert.deepEqual(r.pinning.map((x) => x.path), ["cputune.vcpupin[1]", "cputune.emulatorpin", "cputune.iothreadpin[1]"]);
+    assert.deepEqual(r.restart.map((x) => x.path), ["cputune.vcpupin[5]", "numatune.memory.mode", "vcpu.count"]);
+  });
+});
+
+describe("originals and observed parts", () => {
+  const parts: Partial<OwnedParts> = {
+    vcpu: { count: 2, cpuset: "0-1" },
+    cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }, { vcpu: 1, cpuset: "0" }], iothreadpin: [] },
+    numatune: { memory: { mode: "preferred", nodeset: "0" } },
+    memoryBacking: { nosharepages: true },
+    cpu: { topology: { sockets: 1, cores: 2, threads: 1 } },
+    osinfo: "http://debian.org/debian/12",
+    disks: { vda: { driver: { cache: "directsync", io: "native" } } },
+    interfaces: { "52:54:00:6b:76:ff": { type: "bridge", source: { attributes: { bridge: "br0" } }, model: "virtio" } },
+  };
+
+  for (const name of ["pinned.inactive", "tuned-guest.inactive", "iothreads.inactive"]) {
+    it(`${name}: applying the projected originals after the parts gives back libvirt's XML byte for byte`, () => {
+      const xml = fixture(name);
+      const p: Partial<OwnedParts> = name === "pinned.inactive" ? parts : { ...parts, disks: {} };
+      const originals = projectParts(p, partsOf(xml));
+      const doc = parseDomainXml(xml);
+      applyOwnedParts(doc, p);
+      const tuned = renderDomainXml(doc);
+      assert.notEqual(tuned, xml);
+      const back = parseDomainXml(tuned);
+      applyOwnedParts(back, originals);
+      assert.equal(renderDomainXml(back), xml);
+    });
+  }
+
+  it("projects absent parts as null / [] / false in the desired shape", () => {
+    assert.deepEqual(projectParts(parts, partsOf(fixture("minimal.inactive"))), {
+      vcpu: { count: 1, cpuset: null },
+      cputune: { vcpupin: [], iothreadpin: [] },
+      numatune: { memory: null },
+      memoryBacking: { nosharepages: false },
+      cpu: { topology: null },
+      osinfo: null,
+      disks: { vda: { driver: null } },
+      interfaces: { "52:54:00:6b:76:ff": null },
+    });
+  });
+
+  it("observed parts equal the desired ones, spelling included, when in sync", () => {
+    const desired: Partial<OwnedParts> = { cputune: { vcpupin: [{ vcpu: 1, cpuset: "1" }, { vcpu: 0, cpuset: "0" }], emulatorpin: { cpuset: "0,1" } }, numatune: { memory: { mode: "strict", nodeset: "0" } } };
+    assert.deepEqual(observedParts(desired, pinned), desired);
+  });
+
+  it("observed parts show the drifted item only, keeping the rest as desired", () => {
+    const desired: Partial<OwnedParts> = { cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "0" }], emulatorpin: { cpuset: "0,1" } }, numatune: { memory: { mode: "preferred", nodeset: "0" } } };
+    assert.deepEqual(observedParts(desired, pinned), {
+      cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "1" }], emulatorpin: { cpuset: "0,1" } },
+      numatune: { memory: { mode: "strict", nodeset: "0" } },
+    });
+  });
+
+  it("reconciles ownership across updates: new parts get originals, dropped ones are put back", () => {
+    const originals = { cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "1" }] }, osinfo: null };
+    const now = { ...pinned, cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: { cpuset: "0-1" }, iothreadpin: [] } };
+    const r = reconcileOwnership(originals, { cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: { cpuset: "1" } }, numatune: { memory: { mode: "interleave" } } }, now);
+    assert.deepEqual(r.originals, {
+      cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "1" }], emulatorpin: { cpuset: "0-1" } },
+      numatune: { memory: { mode: "strict" } },
+    });
+    assert.deepEqual(r.desired, { cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: { cpuset: "1" } }, numatune: { memory: { mode: "interleave" } }, osinfo: null });
+    const dropped = reconcileOwnership(r.originals, { numatune: { memory: { mode: "interleave" } } }, now);
+    assert.deepEqual(dropped.desired.cputune, { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "1" }], emulatorpin: { cpuset: "0-1" } });
+    assert.deepEqual(Object.keys(dropped.originals), ["numatune"]);
+  });
+});
+
+describe("virsh output parsing", () => {
+  it("reads step records and refuses anything else", () => {
+    const out = `state 0 ${b64("running\n")} \ninfo 1  ${b64("error: failed to get domain 'x'\n")}\n`;
+    const steps = parseSteps(out, true);
+    assert.deepEqual([...steps], [
+      ["state", { code: 0, stdout: "running\n", stderr: "" }],
+      ["info", { code: 1, stdout: "", stderr: "error: failed to get domain 'x'\n" }],
+    ]);
+    assert.deepEqual([...parseSteps(`vcpupin:1 0 \n`, false)], [["vcpupin:1", { code: 0, stdout: "", stderr: "" }]]);
+    assert.throws(() => parseSteps("Welcome to host\n", true), /unexpected virsh script output: "Welcome to host"/);
+    assert.throws(() => parseSteps("state 0 $$$ x\n", true), /unexpected virsh script output/);
+  });
+
+  it("parses virsh -q tables as libvirt 9 prints them", () => {
+    assert.deepEqual(parsePinRows(" 0   0\n 1   0-1\n", "vcpupin"), [{ id: 0, cpuset: "0" }, { id: 1, cpuset: "0-1" }]);
+    assert.deepEqual(parsePinRows("", "iothreadinfo"), []);
+    assert.equal(parseEmulatorPin("0-1"), "0-1");
+    assert.equal(parseEmulatorPin("       *: 2,4"), "2,4");
+    assert.equal(parseNodeCpuMap("CPUs present:   2\nCPUs online:    2\nCPU map:        0-1\n"), "0-1");
+    assert.equal(parseAutostart("Persistent:     yes\nAutostart:      enable\n"), true);
+    assert.equal(parseAutostart("Autostart:      disable\n"), false);
+    assert.deepEqual(parseLivePins(" 0   1\n", "0", " 1   0-1\n"), { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: "0", iothreadpin: [{ iothread: 1, cpuset: "0-1" }] });
+    assert.throws(() => parsePinRows(" 0   y\n", "vcpupin"), /unexpected vcpupin output: "y"/);
+    assert.equal(virshError("error: Failed to start domain 'x'\nerror: internal error: boom\n"), "Failed to start domain 'x': internal error: boom");
+  });
+});
+
+describe("LibvirtDomain diff", () => {
+  const base = { connection: { host: "hv1", port: 22 }, name: "db1", mode: "define" as const, domain: { memoryMiB: 64, vcpus: 2, disks: [{ path: "/img/a.raw" }] }, parts: { cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }] } } };
+  const olds = { ...base, uuid: "u", xml: "", state: "running", drift: [], restartRequired: false, restartReasons: [], originals: null, originalAutostart: null };
+
+  it("sees no change for the same inputs, key order aside", async () => {
+    assert.deepEqual(await diff("id", olds, { ...base, domain: { vcpus: 2, memoryMiB: 64, disks: [{ path: "/img/a.raw" }] } }), { changes: false, replaces: [], deleteBeforeReplace: true });
+  });
+
+  it("updates in place for parts, memory, vCPUs, autostart; replaces for host, name, mode, type and disk layout", async () => {
+    assert.deepEqual(await diff("id", olds, { ...base, parts: {} }), { changes: true, replaces: [], deleteBeforeReplace: true });
+    assert.deepEqual(await diff("id", olds, { ...base, domain: { ...base.domain, memoryMiB: 128, disks: [{ path: "/img/a.raw", cache: "directsync" as const }] } }), { changes: true, replaces: [], deleteBeforeReplace: true });
+    assert.deepEqual(await diff("id", olds, { ...base, autostart: true }), { changes: true, replaces: [], deleteBeforeReplace: true });
+    assert.deepEqual((await diff("id", olds, { ...base, name: "db2", connection: { host: "hv2", port: 22 } })).replaces, ["connection", "name"]);
+    assert.deepEqual((await diff("id", olds, { ...base, domain: { ...base.domain, type: "qemu" as const } })).replaces, ["domain"]);
+    assert.deepEqual((await diff("id", olds, { ...base, domain: { ...base.domain, disks: [{ path: "/img/b.raw" }] } })).replaces, ["domain"]);
+    assert.deepEqual((await diff("id", olds, { ...base, mode: "adopt" as const, domain: undefined })).replaces, ["mode"]);
+  });
+});
