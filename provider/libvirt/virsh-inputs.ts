@@ -11,6 +11,7 @@ import { validateParts } from "./validate";
 import { sizeEquals, sizeInBytes } from "./values";
 import { domainNameProblem } from "./virsh";
 import { pinRangeProblems } from "./virsh-plan";
+import { hasUnknown } from "../spec/unknown";
 
 /** The inputs of one LibvirtDomain (plain, validated form of LibvirtDomainArgs). */
 export interface LibvirtDomainInputs {
@@ -69,11 +70,6 @@ function conflicts(domain: DomainSpec, parts: Partial<OwnedParts>): string[] {
   }
   return out;
 }
-
-// How the engine sends a value not known yet at preview (rpc.unknownValue).
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const hasUnknown = (v: unknown): boolean =>
-  v === UNKNOWN || (typeof v === "object" && v !== null && Object.values(v).some(hasUnknown));
 
 /**
  * Every problem with `news`, as check failures (property = the top-level input).

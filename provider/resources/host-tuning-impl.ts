@@ -5,6 +5,7 @@ import { normaliseSettings, type Originals } from "../host/knobs/plan";
 import { applyHostTuning, PartialApplyError, readHostTuning, restoreHostTuning } from "../host/tuning";
 import { parseConnection } from "../spec/connection";
 import { InputError } from "../spec/issues";
+import { hasUnknown } from "../spec/unknown";
 import { flattenSettings, groupSettings, type GroupedSettings } from "../spec/tuned-host";
 
 /**
@@ -44,10 +45,11 @@ export async function check(_olds: unknown, news: HostTuningInputs): Promise<pul
   const failures: pulumi.dynamic.CheckFailure[] = [];
   try {
     // Unknown during preview when the connection comes from another resource's outputs.
-    if (news.connection !== undefined) parseConnection(news.connection);
+    if (news.connection !== undefined && !hasUnknown(news.connection)) parseConnection(news.connection);
   } catch (err) {
     for (const p of err instanceof InputError ? err.problems : [String(err)]) failures.push({ property: "connection", reason: p });
   }
+  if (hasUnknown(news.settings)) return { inputs: news, failures };
   const norm = normaliseSettings(flattenSettings(news.settings));
   for (const p of norm.problems) failures.push({ property: "settings", reason: p });
   if (typeof news.tag !== "string" || fileTag(news.tag) !== news.tag) failures.push({ property: "tag", reason: `${JSON.stringify(news.tag)} is not accepted; expected lower-case letters, digits and '-'` });

@@ -3,7 +3,7 @@
 // built dist/ by package name, as in a user's program) against a real kernel.
 import { strict as assert } from "node:assert";
 import { hostTuningProvider } from "../../provider/resources/host-tuning";
-import { dynamicUrn, PROVIDER_KEY, serializeDynamicProvider, startDynamicProviderServer, withProvider, withoutProvider, type DynamicProviderClient, type DynamicProviderError } from "../support/provider-server";
+import { dynamicUrn, PROVIDER_KEY, UNKNOWN, serializeDynamicProvider, startDynamicProviderServer, withProvider, withoutProvider, type DynamicProviderClient, type DynamicProviderError } from "../support/provider-server";
 import { startTestVm, type TestVm } from "../support/vm";
 
 describe("HostTuning through the SDK's dynamic-provider server (real-kernel VM)", function () {
@@ -61,6 +61,12 @@ describe("HostTuning through the SDK's dynamic-provider server (real-kernel VM)"
 
     await server.delete(created.id, urn, updated.outs);
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness /sys/block/vdb/queue/scheduler /sys/kernel/mm/transparent_hugepage/enabled; ls /etc/sysctl.d /etc/tmpfiles.d /etc/udev/rules.d")).stdout, "60\n[none] mq-deadline \nalways madvise [never]\n/etc/sysctl.d:\n\n/etc/tmpfiles.d:\n\n/etc/udev/rules.d:\n");
+  });
+
+  it("accepts a connection still unknown at preview, and still checks the settings", async () => {
+    const news = withProvider({ connection: { host: UNKNOWN, port: 22, privateKey: UNKNOWN, hostKey: UNKNOWN }, tag: "hv-test", settings: { live: { "sysctl:vm.swappiness": "10", "sysctl:kernel.modprobe": "/tmp/x" }, "guest-restart": {}, "host-reboot": {} } }, text);
+    const checked = await server.check(urn, {}, news);
+    assert.deepEqual(checked.failures.map((f) => f.property), ["settings"]);
   });
 
   it("reports every bad setting in check, with field, value and what is accepted", async () => {
