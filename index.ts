@@ -7,3 +7,7 @@ export type { HostFacts } from "./provider/host/facts";
 export type { HostFactsSummary } from "./provider/host/facts-summary";
 export type { GroupedSettings } from "./provider/spec/tuned-host";
 export { VIRTUAL_HOST_PRESET } from "./provider/spec/tuned-host";
+export { NumaPinnedGuest, type NumaPinnedGuestArgs } from "./components/numa-pinned-guest";
+export { LibvirtDomain, type LibvirtDomainArgs } from "./provider/resources/libvirt-domain";
+export type { PlacementPlan } from "./provider/plan/placement-types";
+export type { OwnedParts } from "./provider/libvirt/types";

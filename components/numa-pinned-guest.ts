@@ -1,0 +1,159 @@
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import type { HostFacts } from "../provider/host/facts";
+import { readHostFacts } from "../provider/host/read-facts";
+import { resolveOsVariant, type DomainDiskSpec } from "../provider/libvirt/domain-builder";
+import { planToDomainParts, pinMap } from "../provider/plan/guest-parts";
+import { HostLedger } from "../provider/plan/ledger";
+import type { PlacementPlan } from "../provider/plan/placement-types";
+import type { EmulatorPolicy, HugepageSize, NumaMode, ThreadPolicy } from "../provider/plan/request";
+import { renderPlacementSvg } from "../provider/plan/svg";
+import { LibvirtDomain } from "../provider/resources/libvirt-domain";
+import { InputError } from "../provider/spec/issues";
+import type { ConnectionArgs } from "./connection";
+import { TunedHost } from "./tuned-host";
+
+/**
+ * Arguments of a NumaPinnedGuest. Placement args are plain values: the plan is
+ * computed in the program (from the host's facts, read once per host per run),
+ * so `pulumi preview` shows the pins before anything changes.
+ */
+export interface NumaPinnedGuestArgs {
+  /** The host: a TunedHost (its connection is reused) or a connection. */
+  host: TunedHost | pulumi.Input<ConnectionArgs>;
+  /** libvirt domain name. Default: the resource name. Letters, digits, '_', '.', '+', '-'. */
+  domainName?: string;
+  /** vCPU count. */
+  vcpus: number;
+  /** Guest memory in MiB (a multiple of the page size with hugepages). */
+  memoryMiB: number;
+  /** Back guest memory with static huge pages of this size from the guest's nodes. Default "none". */
+  hugepages?: HugepageSize;
+  /** "prefer" (default): pack vCPUs on sibling threads; "require": whole cores only; "isolate": one vCPU per core, siblings kept idle. */
+  threadPolicy?: ThreadPolicy;
+  /** "share" (default): emulator threads on the vCPU CPUs; "isolate": a free core of their own. */
+  emulatorPolicy?: EmulatorPolicy;
+  /** Explicit emulator cpulist (e.g. housekeeping CPUs "0,32"); implies emulatorPolicy "isolate". */
+  emulatorCpus?: string;
+  /** IOThreads, pinned with the emulator. Default 0. */
+  iothreads?: number;
+  /** numatune mode. "strict" (default) needs the memory to fit the node(s). */
+  numaMode?: NumaMode;
+  /** Guest NUMA cells: "auto" (default, one per host node spanned) or a count. */
+  guestNumaCells?: "auto" | number;
+  /** Host CPUs never given to guests: a cpulist, "auto" (default: CPU 0 and its siblings) or "non-isolated". Use the same value for every guest of a host. */
+  housekeepingCpus?: string;
+  /** Host NUMA nodes the guest may use. Default: all. */
+  nodes?: number[];
+  /** `<cpu mode>`: "host-passthrough" (default), "host-model", or "maximum" (TCG hosts). */
+  cpuMode?: "host-passthrough" | "host-model" | "maximum";
+  /** libosinfo id or short id (debian12, rhel9.4, win2k22, ...) so virtio defaults follow the guest OS. */
+  osVariant?: string;
+  /** Disks of a new domain, with `cache="none"` and `io="native"` by default. */
+  disks?: DomainDiskSpec[];
+  /** Tune an existing domain instead of defining one: only the tuned parts are owned, and restored on delete. */
+  adopt?: boolean;
+  /** "kvm" (default) or "qemu" (TCG; test hosts). Define mode only. */
+  domainType?: "kvm" | "qemu";
+  /** Start the domain after defining it. Default false. */
+  start?: boolean;
+  /** Start the domain with the host. Omitted = not owned. */
+  autostart?: boolean;
+  /** Where to write the SVG placement map (host nodes, cores, threads, every guest planned on the host so far). */
+  placementSvgPath?: string;
+  /** Plan from these facts instead of reading the host (offline planning, tests). */
+  facts?: pulumi.Input<HostFacts>;
+}
+
+/** Facts per host per program run, and one ledger per host so guests never share CPUs. */
+const factsCache = new Map<string, Promise<HostFacts>>();
+const ledgers = new Map<string, HostLedger>();
+
+function hostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
+  let p = factsCache.get(id);
+  if (!p) factsCache.set(id, (p = readHostFacts(connection)));
+  return p;
+}
+
+/**
+ * A guest placed and pinned on a host's NUMA topology: vCPU and emulator pins,
+ * numatune, hugepage backing and a `<cpu>` topology that mirrors the pinned
+ * cores, kept in the host's libvirt domain XML and drift-checked on refresh.
+ */
+export class NumaPinnedGuest extends pulumi.ComponentResource {
+  /** The placement plan (pins, nodeset, cells, hugepages per node). */
+  readonly plan: pulumi.Output<PlacementPlan>;
+  /** `{ vcpu0: hostCpu, ... }`. */
+  readonly pinMap: pulumi.Output<Record<string, number>>;
+  /** The domain XML kvmtune defined. */
+  readonly xml: pulumi.Output<string | null>;
+  /** True when a tuned part differs on the running guest and only a restart applies it. */
+  readonly restartRequired: pulumi.Output<boolean>;
+  readonly restartReasons: pulumi.Output<string[]>;
+  /** Owned parts that differ on the host (after a refresh). */
+  readonly drift: pulumi.Output<string[]>;
+  /** The SVG placement map. */
+  readonly placementSvg: pulumi.Output<string>;
+  /** Huge pages this guest needs per host node, to size TunedHost's `hugepages`. */
+  readonly hugepagesNeeded: pulumi.Output<{ node: number; size: string; pages: number }[]>;
+
+  constructor(name: string, args: NumaPinnedGuestArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kvmtune:index:NumaPinnedGuest", name, {}, opts);
+    const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
+    const domainName = args.domainName ?? name;
+    const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
+    const facts = args.facts !== undefined ? pulumi.output(args.facts) : pulumi.all([hostId, connection]).apply(([id, c]) => hostFacts(id, c as ConnectionArgs));
+    const plan = pulumi.all([facts, hostId]).apply(([f, id]) => {
+      const ledger = ledgers.get(id) ?? new HostLedger(f as HostFacts);
+      ledgers.set(id, ledger);
+      const r = ledger.place({
+        name: domainName,
+        vcpus: args.vcpus,
+        memoryMiB: args.memoryMiB,
+        hugepages: args.hugepages,
+        threadPolicy: args.threadPolicy,
+        emulatorPolicy: args.emulatorPolicy,
+        emulatorCpus: args.emulatorCpus,
+        iothreads: args.iothreads,
+        numaMode: args.numaMode,
+        guestNumaCells: args.guestNumaCells,
+        housekeepingCpus: args.housekeepingCpus,
+        nodes: args.nodes,
+      });
+      if (!r.ok) throw new InputError(`placement of NumaPinnedGuest "${name}" on ${id}`, r.reasons);
+      const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title: `Guest placement on ${(f as HostFacts).hostname ?? id}` });
+      if (args.placementSvgPath) fs.writeFileSync(args.placementSvgPath, svg);
+      return { plan: r.plan, svg };
+    });
+    // In adopt mode the OS id is an owned part; a defined domain gets it from its spec.
+    let osinfo: string | undefined;
+    if (args.adopt && args.osVariant !== undefined) {
+      const os = resolveOsVariant(args.osVariant);
+      if ("problem" in os) throw new InputError(`NumaPinnedGuest "${name}" args`, [`osVariant: ${os.problem}`]);
+      osinfo = os.uri;
+    }
+    const parts = plan.apply(({ plan: p }) => planToDomainParts(p, { cpuMode: args.cpuMode, ...(osinfo ? { osinfo } : {}) }));
+    const domain = new LibvirtDomain(
+      `${name}-domain`,
+      {
+        connection,
+        name: domainName,
+        mode: args.adopt ? "adopt" : "define",
+        domain: args.adopt ? undefined : { memoryMiB: args.memoryMiB, vcpus: args.vcpus, osVariant: args.osVariant, type: args.domainType, disks: args.disks },
+        parts,
+        start: args.start ?? false,
+        autostart: args.autostart,
+      },
+      { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [] },
+    );
+    this.plan = plan.apply((p) => p.plan);
+    this.placementSvg = plan.apply((p) => p.svg);
+    this.pinMap = this.plan.apply(pinMap);
+    this.hugepagesNeeded = this.plan.apply((p) => p.hugepages.map((h) => ({ node: h.node, size: h.sizeKiB >= 1048576 ? "1G" : "2M", pages: h.pages })));
+    this.xml = domain.xml;
+    this.restartRequired = domain.restartRequired;
+    this.restartReasons = domain.restartReasons;
+    this.drift = domain.drift;
+    this.registerOutputs({ plan: this.plan, pinMap: this.pinMap, restartRequired: this.restartRequired });
+  }
+}

@@ -1,0 +1,71 @@
+// NumaPinnedGuest wiring under Pulumi mocks, planning from a fixture host's facts.
+import { strict as assert } from "node:assert";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseHostFacts } from "../../provider/host/facts";
+import { FIXTURE_DIR } from "../fixtures/facts/run-script";
+
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
+const facts = parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8"));
+const registered: { type: string; name: string; inputs: Record<string, any> }[] = [];
+const unwrap = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
+
+describe("NumaPinnedGuest component (mocks)", function () {
+  let kvmtune: typeof import("../../index");
+  before(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (a) => {
+          registered.push({ type: a.type, name: a.name, inputs: a.inputs });
+          return { id: `${a.name}-id`, state: { ...a.inputs, xml: "<domain/>", restartRequired: false, restartReasons: [], drift: [] } };
+        },
+        call: () => ({}),
+      },
+      "proj",
+      "stack",
+      false,
+    );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    kvmtune = require("../../index");
+  });
+  after(() => {
+    (require("@pulumi/pulumi/runtime/debuggable") as { leakedPromises: () => unknown }).leakedPromises();
+  });
+
+  it("plans two guests on one host without sharing CPUs, and wires the plan into LibvirtDomain children", async () => {
+    const svgPath = join(tmpdir(), `kvmt-placement-${process.pid}.svg`);
+    const connection = { host: "10.1.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
+    const db = new kvmtune.NumaPinnedGuest("db1", { host: connection, facts, vcpus: 4, memoryMiB: 2048, hugepages: "2M", emulatorPolicy: "isolate", iothreads: 1, osVariant: "debian12", disks: [{ path: "/var/lib/libvirt/images/db1.qcow2" }] });
+    const web = new kvmtune.NumaPinnedGuest("web1", { host: connection, facts, vcpus: 2, memoryMiB: 1024, threadPolicy: "isolate", placementSvgPath: svgPath });
+    const [p1, p2] = await Promise.all([unwrap(db.plan), unwrap(web.plan)]);
+    const taken = new Set(p1.reservedCpus);
+    assert.deepEqual(p2.reservedCpus.filter((c) => taken.has(c)), []);
+    await new Promise((r) => setTimeout(r, 100));
+    const child = registered.find((r) => r.name === "db1-domain")!;
+    assert.equal(child.type, "pulumi-nodejs:dynamic/kvmtune:LibvirtDomain");
+    assert.equal(child.inputs.name, "db1");
+    assert.equal(child.inputs.mode, "define");
+    assert.equal(p1.cells.length, 1);
+    assert.deepEqual(child.inputs.domain, { memoryMiB: 2048, vcpus: 4, osVariant: "debian12", disks: [{ path: "/var/lib/libvirt/images/db1.qcow2" }] });
+    assert.deepEqual(child.inputs.parts.cputune.vcpupin, p1.vcpuPins.map((cpu, vcpu) => ({ vcpu, cpuset: String(cpu) })));
+    assert.deepEqual(child.inputs.parts.memoryBacking.hugepages, [{ size: 2048, unit: "KiB" }]);
+    assert.equal(child.inputs.start, false);
+    assert.deepEqual(await unwrap(db.hugepagesNeeded), p1.hugepages.map((h) => ({ node: h.node, size: "2M", pages: h.pages })));
+    assert.ok(existsSync(svgPath));
+    const svg = readFileSync(svgPath, "utf8");
+    assert.ok(svg.includes("db1 v0") && svg.includes("web1 v0"), "the map shows every guest planned on the host");
+    rmSync(svgPath);
+  });
+
+  it("fails with every reason when a guest cannot fit", async () => {
+    const { HostLedger } = require("../../provider/plan/ledger") as typeof import("../../provider/plan/ledger");
+    const r = new HostLedger(facts).place({ name: "huge", vcpus: 64, memoryMiB: 1024 });
+    assert.deepEqual(r, {
+      ok: false,
+      name: "huge",
+      reasons: ["needs 64 CPUs within one NUMA node; node0 has 6 free, node1 has 7 free", "needs 32 CPUs on each of 2 NUMA nodes; node0 has 6 free, node1 has 7 free"],
+    });
+  });
+});
