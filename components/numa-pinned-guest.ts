@@ -65,14 +65,21 @@ export interface NumaPinnedGuestArgs {
   facts?: pulumi.Input<HostFacts>;
 }
 
-/** Facts per host per program run, and one ledger per host so guests never share CPUs. */
-const factsCache = new Map<string, Promise<HostFacts>>();
+/**
+ * Facts per host per program run, and one ledger per host so guests never share
+ * CPUs. A process may run the program more than once (Automation API), so facts
+ * expire after a short while and a guest's earlier plan is replaced, not counted twice.
+ */
+const FACTS_TTL_MS = 60_000;
+const factsCache = new Map<string, { at: number; facts: Promise<HostFacts> }>();
 const ledgers = new Map<string, HostLedger>();
 
 function hostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
-  let p = factsCache.get(id);
-  if (!p) factsCache.set(id, (p = readHostFacts(connection)));
-  return p;
+  const hit = factsCache.get(id);
+  if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.facts;
+  const facts = readHostFacts(connection);
+  factsCache.set(id, { at: Date.now(), facts });
+  return facts;
 }
 
 /**
@@ -102,10 +109,13 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
     const domainName = args.domainName ?? name;
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
-    const facts = args.facts !== undefined ? pulumi.output(args.facts) : pulumi.all([hostId, connection]).apply(([id, c]) => hostFacts(id, c as ConnectionArgs));
+    // Facts are read with the (secret) connection but are not secret themselves; keeping them
+    // public lets the preview show the planned pins.
+    const facts = args.facts !== undefined ? pulumi.output(args.facts) : pulumi.unsecret(pulumi.all([hostId, connection]).apply(([id, c]) => hostFacts(id, c as ConnectionArgs)));
     const plan = pulumi.all([facts, hostId]).apply(([f, id]) => {
       const ledger = ledgers.get(id) ?? new HostLedger(f as HostFacts);
       ledgers.set(id, ledger);
+      ledger.remove(domainName);
       const r = ledger.place({
         name: domainName,
         vcpus: args.vcpus,
