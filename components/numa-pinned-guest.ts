@@ -65,6 +65,21 @@ export interface NumaPinnedGuestArgs {
   facts?: pulumi.Input<HostFacts>;
 }
 
+const ARG_FIELDS = [
+  "host", "domainName", "vcpus", "memoryMiB", "hugepages", "threadPolicy", "emulatorPolicy", "emulatorCpus", "iothreads", "numaMode", "guestNumaCells",
+  "housekeepingCpus", "nodes", "cpuMode", "osVariant", "disks", "adopt", "domainType", "start", "autostart", "placementSvgPath", "facts",
+];
+
+/** Unknown fields are refused up front (a typo must not silently fall back to a default). */
+function argProblems(args: Record<string, unknown>): string[] {
+  const problems = Object.keys(args).filter((k) => !ARG_FIELDS.includes(k)).map((k) => `args: unknown field ${JSON.stringify(k)}; accepted fields: ${ARG_FIELDS.join(", ")}`);
+  if (args.cpuMode !== undefined && !["host-passthrough", "host-model", "maximum"].includes(String(args.cpuMode))) {
+    problems.push(`args.cpuMode: ${JSON.stringify(args.cpuMode)} is not accepted; expected "host-passthrough", "host-model" or "maximum"`);
+  }
+  if (args.adopt && (args.disks !== undefined || args.domainType !== undefined)) problems.push("args.adopt: an adopted domain keeps its own disks and type; drop disks/domainType");
+  return problems;
+}
+
 /**
  * Facts per host per program run, and one ledger per host so guests never share
  * CPUs. A process may run the program more than once (Automation API), so facts
@@ -106,6 +121,8 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
 
   constructor(name: string, args: NumaPinnedGuestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:NumaPinnedGuest", name, {}, opts);
+    const problems = argProblems(args as unknown as Record<string, unknown>);
+    if (problems.length) throw new InputError(`NumaPinnedGuest "${name}" args`, problems);
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
     const domainName = args.domainName ?? name;
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));

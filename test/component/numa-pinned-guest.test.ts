@@ -59,6 +59,19 @@ describe("NumaPinnedGuest component (mocks)", function () {
     rmSync(svgPath);
   });
 
+  it("refuses unknown fields and contradictory args before planning", () => {
+    assert.throws(
+      () => new kvmtune.NumaPinnedGuest("bad", { host: { host: "10.1.0.2", password: "pw12" }, facts, vcpus: 2, memoryMiB: 512, cpus: 4, cpuMode: "custom", adopt: true, disks: [] } as never),
+      (err: Error) => {
+        assert.equal(
+          err.message,
+          `invalid NumaPinnedGuest "bad" args:\n  - args: unknown field "cpus"; accepted fields: host, domainName, vcpus, memoryMiB, hugepages, threadPolicy, emulatorPolicy, emulatorCpus, iothreads, numaMode, guestNumaCells, housekeepingCpus, nodes, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts\n  - args.cpuMode: "custom" is not accepted; expected "host-passthrough", "host-model" or "maximum"\n  - args.adopt: an adopted domain keeps its own disks and type; drop disks/domainType`,
+        );
+        return true;
+      },
+    );
+  });
+
   it("fails with every reason when a guest cannot fit", async () => {
     const { HostLedger } = require("../../provider/plan/ledger") as typeof import("../../provider/plan/ledger");
     const r = new HostLedger(facts).place({ name: "huge", vcpus: 64, memoryMiB: 1024 });

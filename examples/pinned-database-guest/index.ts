@@ -1,0 +1,41 @@
+// A database guest the way the talk recommends: 1G pages from one NUMA node,
+// vCPUs pinned one per core (siblings kept idle), emulator and iothreads on a
+// core of their own, strict numatune, host-passthrough CPU, virtio disk with
+// cache=none io=native, and the guest OS told to libvirt.
+//   pulumi config set host hv01.example.net
+//   pulumi config set hostKey "ssh-ed25519 AAAA..."
+//   pulumi config set --secret privateKey "$(cat ~/.ssh/id_ed25519)"
+import * as pulumi from "@pulumi/pulumi";
+import { NumaPinnedGuest, TunedHost } from "kvmtune";
+
+const config = new pulumi.Config();
+
+const hv = new TunedHost("hv01", {
+  connection: { host: config.require("host"), privateKey: config.requireSecret("privateKey"), hostKey: config.require("hostKey") },
+  preset: "virtual-host",
+  // 16 x 1G on each node; the guest below takes 16 of them from one node.
+  hugepages: { "1G": [16, 16] },
+  isolateCpus: config.get("guestCpus") ?? "2-31,34-63",
+  kernelArgs: { default_hugepagesz: "1G" },
+});
+
+const db = new NumaPinnedGuest("db1", {
+  host: hv,
+  vcpus: 8,
+  memoryMiB: 16384,
+  hugepages: "1G",
+  threadPolicy: "isolate",
+  emulatorPolicy: "isolate",
+  iothreads: 2,
+  numaMode: "strict",
+  osVariant: "rhel9.4",
+  disks: [{ path: "/var/lib/libvirt/images/db1.qcow2", cache: "none", io: "native" }],
+  start: true,
+  autostart: true,
+  // Commit this file with the change: reviewers see the placement in the pull request.
+  placementSvgPath: "db1-placement.svg",
+});
+
+export const pins = db.pinMap;
+export const hugepagesNeeded = db.hugepagesNeeded;
+export const restartRequired = db.restartRequired;
