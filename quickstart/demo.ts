@@ -3,7 +3,9 @@
 // with a local file backend: preview -> up -> a hand-made drift -> preview
 // --refresh naming it -> up -> destroy restoring the originals.
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { buildImage } from "../test/support/build-image";
+import { startLibvirtd, type Libvirtd } from "../test/support/libvirtd";
 import { inlineStack, pulumiBinDir, type EngineStack } from "../test/support/engine";
 import { stopAllProcesses } from "../test/support/processes";
 import { startTestVm, type TestVm } from "../test/support/vm";
@@ -40,18 +42,23 @@ async function main(): Promise<void> {
   console.log("kvmtune demo: tuning a throwaway sandbox KVM host with the real Pulumi engine");
   const total = 7;
   let vm: TestVm | undefined;
+  let lv: Libvirtd | undefined;
   let engine: EngineStack | undefined;
+  const svgPath = path.resolve("kvmtune-demo-placement.svg");
   try {
-    vm = await step(1, total, "start the sandbox host (Debian cloud kernel under qemu, 4 vCPUs, 2 NUMA nodes)", async () => {
+    [vm, lv] = await step(1, total, "start the sandbox: a KVM host (Debian cloud kernel under qemu, 4 vCPUs, 2 NUMA nodes) and a libvirtd for the guest", async () => {
       buildImage({ log: () => undefined });
       pulumiBinDir();
       const v = await startTestVm({ name: "kvmt-demo" });
       console.log(`      ${v.name}: ssh root@${v.host} -p ${v.port}, kernel ${v.kernelRelease}, booted in ${(v.bootMs / 1000).toFixed(1)} s`);
-      return v;
+      const l = await startLibvirtd();
+      console.log(`      libvirtd (private namespace): ssh root@${l.host} -p ${l.port}`);
+      return [v, l] as const;
     });
     const box = vm;
     const connection = { host: box.host, port: box.port, privateKey: pulumi.secret(box.privateKey), hostKey: box.hostKey };
-    engine = await inlineStack("kvmtune-quickstart", async () => quickstartProgram(connection, "vdb"));
+    const guestHost = { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey };
+    engine = await inlineStack("kvmtune-quickstart", async () => quickstartProgram({ connection, disk: "vdb", guestHost, domainType: "qemu", placementSvgPath: svgPath }));
     const e = engine;
 
     await step(2, total, "pulumi preview", async () => {
@@ -68,6 +75,7 @@ async function main(): Promise<void> {
       }
       for (const note of r.outputs.notes.value as string[]) console.log(`      note: ${note}`);
       console.log(`      pending reboot: ${(r.outputs.pendingRebootKeys.value as string[]).join(", ") || "none"} (kvmtune never reboots by itself)`);
+      console.log(`      guest web1 running with pins ${JSON.stringify(r.outputs.guestPins.value)}; placement map: ${svgPath}`);
     });
 
     await step(4, total, "someone changes a setting by hand: echo 60 > /proc/sys/vm/swappiness", async () => {
@@ -98,6 +106,7 @@ async function main(): Promise<void> {
   } finally {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
     await vm?.stop();
+    await lv?.stop();
     await stopAllProcesses();
   }
 }

@@ -13,18 +13,20 @@ if (!host) {
   throw new Error("set stack config `host` (and `privateKey` as a secret, `hostKey`), or run `npm run demo` to try kvmtune on a throwaway sandbox host");
 }
 
-const outputs = quickstartProgram(
-  {
+const outputs = quickstartProgram({
+  connection: {
     host,
     port: config.getNumber("port") ?? 22,
     user: config.get("user") ?? "root",
     privateKey: config.requireSecret("privateKey"),
     hostKey: config.require("hostKey"),
   },
-  config.get("disk") ?? "vdb",
-);
+  disk: config.get("disk") ?? "vdb",
+  placementSvgPath: "web1-placement.svg",
+});
 
 export const facts = outputs.host;
 export const settings = outputs.settings;
 export const pendingReboot = outputs.pendingReboot;
 export const notes = outputs.notes;
+export const guestPins = outputs.guestPins;
