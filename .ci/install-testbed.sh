@@ -9,6 +9,7 @@ PACKAGES=(
   openssh-server openssh-client       # sshd in the VM and locally; ssh/ssh-keygen for the suite
   cpio gzip busybox-static            # the initramfs
   kmod                                # depmod for the module index, modprobe in the VM
+  dmsetup                             # device-mapper holders inside test VMs
   sudo libpam-modules libpam-runtime  # sudo + its PAM stack, copied into the VM
   util-linux                          # setpriv --pdeathsig
   dpkg apt libc-bin                   # dpkg-deb, apt-get download, ldd

@@ -10,3 +10,4 @@ export { planHugepageBudget } from "./hugepages";
 export type { HugepageBudget, HugepageBudgetEntry } from "./hugepages";
 export { renderPlacementSvg, GUEST_PALETTE } from "./svg";
 export type { PlacementSvgOptions } from "./svg";
+export * from "./passthrough";

@@ -11,7 +11,8 @@ const KMOD_TOOLS = ["usr/sbin/modprobe", "usr/sbin/insmod", "usr/sbin/rmmod", "u
   "usr/bin/lsmod"];
 
 /** Host files (besides ldd results) the VM needs, copied with their shared libraries. */
-const HOST_BINARIES = ["/usr/sbin/sshd", "/usr/bin/sudo", "/usr/bin/kmod"];
+// dmsetup: tests stack device-mapper devices on VM disks (the "holders" refusal).
+const HOST_BINARIES = ["/usr/sbin/sshd", "/usr/bin/sudo", "/usr/bin/kmod", "/usr/sbin/dmsetup"];
 const SUDO_PLUGIN_DIR = "/usr/libexec/sudo";
 const PAM_DIR = "/etc/pam.d";
 
