@@ -113,10 +113,14 @@ function publish(tmp: string, dir: string): void {
   }
 }
 
+/** Another checkout (or an older commit's run) may still boot VMs from an older image: keep those for a day. */
+const PRUNE_AFTER_MS = 24 * 3600 * 1000;
+
 function pruneOtherImages(root: string, keep: string): void {
   for (const d of fs.readdirSync(root)) {
     const p = path.join(root, d);
-    if (/^image-[0-9a-f]+$/.test(d) && p !== keep) fs.rmSync(p, { recursive: true, force: true });
+    if (!/^image-[0-9a-f]+$/.test(d) || p === keep) continue;
+    if (Date.now() - fs.statSync(p).mtimeMs > PRUNE_AFTER_MS) fs.rmSync(p, { recursive: true, force: true });
   }
 }
 
