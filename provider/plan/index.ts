@@ -11,3 +11,4 @@ export type { HugepageBudget, HugepageBudgetEntry } from "./hugepages";
 export { renderPlacementSvg, GUEST_PALETTE } from "./svg";
 export type { PlacementSvgOptions } from "./svg";
 export * from "./passthrough";
+export { planVhostInterface, stableMac, DEFAULT_QUEUE_CAP, type VhostInterfaceRequest, type VhostInterfacePlan } from "./vhost-net";
