@@ -6,7 +6,7 @@ import { resolveOsVariant, type DomainDiskSpec } from "../provider/libvirt/domai
 import { planToDomainParts, pinMap } from "../provider/plan/guest-parts";
 import { HostLedger } from "../provider/plan/ledger";
 import type { PlacementPlan } from "../provider/plan/placement-types";
-import type { EmulatorPolicy, HugepageSize, NumaMode, ThreadPolicy } from "../provider/plan/request";
+import type { PlacementRequest } from "../provider/plan/request";
 import { renderPlacementSvg } from "../provider/plan/svg";
 import { LibvirtDomain } from "../provider/resources/libvirt-domain";
 import { InputError } from "../provider/spec/issues";
@@ -18,33 +18,11 @@ import { TunedHost } from "./tuned-host";
  * computed in the program (from the host's facts, read once per host per run),
  * so `pulumi preview` shows the pins before anything changes.
  */
-export interface NumaPinnedGuestArgs {
+export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name"> {
   /** The host: a TunedHost (its connection is reused) or a connection. */
   host: TunedHost | pulumi.Input<ConnectionArgs>;
   /** libvirt domain name. Default: the resource name. Letters, digits, '_', '.', '+', '-'. */
   domainName?: string;
-  /** vCPU count. */
-  vcpus: number;
-  /** Guest memory in MiB (a multiple of the page size with hugepages). */
-  memoryMiB: number;
-  /** Back guest memory with static huge pages of this size from the guest's nodes. Default "none". */
-  hugepages?: HugepageSize;
-  /** "prefer" (default): pack vCPUs on sibling threads; "require": whole cores only; "isolate": one vCPU per core, siblings kept idle. */
-  threadPolicy?: ThreadPolicy;
-  /** "share" (default): emulator threads on the vCPU CPUs; "isolate": a free core of their own. */
-  emulatorPolicy?: EmulatorPolicy;
-  /** Explicit emulator cpulist (e.g. housekeeping CPUs "0,32"); implies emulatorPolicy "isolate". */
-  emulatorCpus?: string;
-  /** IOThreads, pinned with the emulator. Default 0. */
-  iothreads?: number;
-  /** numatune mode. "strict" (default) needs the memory to fit the node(s). */
-  numaMode?: NumaMode;
-  /** Guest NUMA cells: "auto" (default, one per host node spanned) or a count. */
-  guestNumaCells?: "auto" | number;
-  /** Host CPUs never given to guests: a cpulist, "auto" (default: CPU 0 and its siblings) or "non-isolated". Use the same value for every guest of a host. */
-  housekeepingCpus?: string;
-  /** Host NUMA nodes the guest may use. Default: all. */
-  nodes?: number[];
   /** `<cpu mode>`: "host-passthrough" (default), "host-model", or "maximum" (TCG hosts). */
   cpuMode?: "host-passthrough" | "host-model" | "maximum";
   /** libosinfo id or short id (debian12, rhel9.4, win2k22, ...) so virtio defaults follow the guest OS. */
@@ -123,6 +101,8 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     super("kvmtune:index:NumaPinnedGuest", name, {}, opts);
     const problems = argProblems(args as unknown as Record<string, unknown>);
     if (problems.length) throw new InputError(`NumaPinnedGuest "${name}" args`, problems);
+    // Everything that is not about the domain itself is the placement request.
+    const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, ...placement } = args;
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
     const domainName = args.domainName ?? name;
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
@@ -133,43 +113,30 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       const ledger = ledgers.get(id) ?? new HostLedger(f as HostFacts);
       ledgers.set(id, ledger);
       ledger.remove(domainName);
-      const r = ledger.place({
-        name: domainName,
-        vcpus: args.vcpus,
-        memoryMiB: args.memoryMiB,
-        hugepages: args.hugepages,
-        threadPolicy: args.threadPolicy,
-        emulatorPolicy: args.emulatorPolicy,
-        emulatorCpus: args.emulatorCpus,
-        iothreads: args.iothreads,
-        numaMode: args.numaMode,
-        guestNumaCells: args.guestNumaCells,
-        housekeepingCpus: args.housekeepingCpus,
-        nodes: args.nodes,
-      });
+      const r = ledger.place({ name: domainName, ...placement });
       if (!r.ok) throw new InputError(`placement of NumaPinnedGuest "${name}" on ${id}`, r.reasons);
       const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title: `Guest placement on ${(f as HostFacts).hostname ?? id}` });
-      if (args.placementSvgPath) fs.writeFileSync(args.placementSvgPath, svg);
+      if (placementSvgPath) fs.writeFileSync(placementSvgPath, svg);
       return { plan: r.plan, svg };
     });
     // In adopt mode the OS id is an owned part; a defined domain gets it from its spec.
     let osinfo: string | undefined;
-    if (args.adopt && args.osVariant !== undefined) {
-      const os = resolveOsVariant(args.osVariant);
+    if (adopt && osVariant !== undefined) {
+      const os = resolveOsVariant(osVariant);
       if ("problem" in os) throw new InputError(`NumaPinnedGuest "${name}" args`, [`osVariant: ${os.problem}`]);
       osinfo = os.uri;
     }
-    const parts = plan.apply(({ plan: p }) => planToDomainParts(p, { cpuMode: args.cpuMode, ...(osinfo ? { osinfo } : {}) }));
+    const parts = plan.apply(({ plan: p }) => planToDomainParts(p, { cpuMode: cpuMode, ...(osinfo ? { osinfo } : {}) }));
     const domain = new LibvirtDomain(
       `${name}-domain`,
       {
         connection,
         name: domainName,
-        mode: args.adopt ? "adopt" : "define",
-        domain: args.adopt ? undefined : { memoryMiB: args.memoryMiB, vcpus: args.vcpus, osVariant: args.osVariant, type: args.domainType, disks: args.disks },
+        mode: adopt ? "adopt" : "define",
+        domain: adopt ? undefined : { memoryMiB: args.memoryMiB, vcpus: args.vcpus, osVariant: osVariant, type: domainType, disks: disks },
         parts,
-        start: args.start ?? false,
-        autostart: args.autostart,
+        start: start ?? false,
+        autostart: autostart,
       },
       { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [] },
     );

@@ -19,9 +19,10 @@ export interface RebootResult {
   seconds: number;
 }
 
-async function bootId(connection: unknown): Promise<{ id: string; cmdline: string }> {
+/** Reads the boot id and command line, then runs `then` (if any) in the same command: one connection, one round trip. */
+async function bootId(connection: unknown, then = ""): Promise<{ id: string; cmdline: string }> {
   return withSession(connection, async (s) => {
-    const r = await s.run(`${BOOT_ID}; cat /proc/cmdline`, { label: "read boot id" });
+    const r = await s.run(`${BOOT_ID}; cat /proc/cmdline${then ? `\n${then}` : ""}`, { label: then ? "request reboot" : "read boot id" });
     if (r.code !== 0) throw new Error(`reading the boot id on ${s.target} failed: ${r.stderr.trim()}`);
     const [id, cmdline] = r.stdout.split("\n");
     return { id: id.trim(), cmdline: (cmdline ?? "").trim() };
@@ -30,9 +31,8 @@ async function bootId(connection: unknown): Promise<{ id: string; cmdline: strin
 
 /** Reboots the host and waits until it answers SSH with a new boot id. */
 export async function rebootHost(connection: unknown, timeoutSeconds: number, progress: (msg: string) => void = () => undefined): Promise<RebootResult> {
-  const before = await bootId(connection);
   const t0 = Date.now();
-  await withSession(connection, (s) => s.run(REBOOT, { label: "request reboot" }));
+  const before = await bootId(connection, REBOOT);
   progress("reboot requested; waiting for the host to come back");
   // Short dials while waiting; the user's limits apply again once the host is back.
   const probe = { ...(connection as Record<string, unknown>), dialErrorLimit: 1, perDialTimeout: 5 };

@@ -46,9 +46,3 @@ export function sudoRefusal(stderr: string, sudoMarker: string): string | undefi
   if (at < 0) return undefined;
   return stderr.slice(at + sudoMarker.length + 1).split("\n")[0].trim();
 }
-
-/** The part of a stream before the marker: login noise. */
-export function beforeMarker(output: string, marker: string): string {
-  const at = output.indexOf(`${marker}\n`);
-  return at < 0 ? output : output.slice(0, at);
-}

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as crypto from "node:crypto";
 import { testbedCacheDir } from "./cache";
 import { run } from "./preflight";
+import { fingerprint as blobFingerprint } from "../../provider/transport/hostkey";
 
 export interface SuiteKeys {
   dir: string;
@@ -45,8 +46,7 @@ export function suiteKeys(): SuiteKeys {
 
 /** OpenSSH's "SHA256:..." fingerprint of a "type base64" public key line. */
 export function fingerprint(publicKeyLine: string): string {
-  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1], "base64");
-  return "SHA256:" + crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+  return blobFingerprint(Buffer.from(publicKeyLine.trim().split(/\s+/)[1], "base64"));
 }
 
 /** Makes a fresh ed25519 keypair at `file` / `file.pub` and returns the public line. */

@@ -41,6 +41,7 @@ import * as path from "node:path";
 import { testbedCacheDir } from "./cache";
 import { fingerprint, suiteKeys } from "./keys";
 import { makeRunDir, pdeathsigPrefix, rmTree, stopProcess, track } from "./processes";
+import { shQuote } from "../../provider/transport/framing";
 import {
   freePort, runSsh, sshArgs, SshCallOptions, SshResult, SshTarget, waitForSshBanner, writeKnownHosts,
 } from "./ssh-client";
@@ -382,9 +383,8 @@ export function virshCommand(args: string | string[]): string {
   return `virsh -c qemu:///system ${rest}`;
 }
 
-export function shQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+// The product's own quoting (always single-quoted), re-exported for the tests that use it from here.
+export { shQuote };
 
 function writeFiles(dir: string, clientPublicKey: string, hostKeyPath: string, opts: LibvirtdOptions): void {
   for (const d of ["etc/qemu/networks/autostart", "etc/nwfilter", "etc/hooks", "lib/images", "cache", "log", "sshd"]) {

@@ -44,6 +44,7 @@ import type * as pluginTypes from "@pulumi/pulumi/proto/plugin_pb";
 import type * as statusTypes from "@pulumi/pulumi/proto/status_pb";
 import type * as emptyTypes from "google-protobuf/google/protobuf/empty_pb";
 import { pdeathsigPrefix, stopProcess, track } from "./processes";
+import { UNKNOWN_VALUE } from "../../provider/spec/unknown";
 
 // Load gRPC and protobuf through @pulumi/pulumi's own resolution, so the client
 // stubs, the messages and grpc-js are the very instances the SDK's generated
@@ -64,8 +65,8 @@ export const DYNAMIC_PROVIDER_SCRIPT = path.join(SDK_DIR, "cmd", "dynamic-provid
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 export const PROVIDER_KEY = "__provider";
-/** How the engine encodes an unknown (preview-time) value (`rpc.unknownValue`). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** How the engine encodes an unknown (preview-time) value (`rpc.unknownValue`): the product's own constant. */
+export const UNKNOWN = UNKNOWN_VALUE;
 /** Secret signature key/value of the wire format (`rpc.specialSigKey` / `specialSecretSig`). */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";

@@ -235,8 +235,9 @@ describe("host knobs: remote scripts", function () {
 
   describe("a read-only directory (read-only tmpfs in a private mount namespace)", function () {
     before(function () {
+      // Root and util-linux's unshare are part of the test bed: their absence is a failure, not a skip.
       const r = spawnSync("unshare", ["-m", "--propagation", "private", "true"]);
-      if (r.status !== 0) this.skip();
+      assert.equal(r.status, 0, `unshare -m failed: ${r.stderr}`);
     });
 
     for (const shell of SHELLS) {

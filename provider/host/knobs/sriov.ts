@@ -1,13 +1,12 @@
+import { isPciAddress } from "../sysfs-parse";
 import { intValue } from "./common";
 import { IFNAME } from "./devices";
 import type { KnobKind, RemoteOp, ValidationContext } from "./types";
 
-/** PCI function addresses as sysfs names them: domain:bus:device.function. */
-export const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/;
 
 /** The PF's PCI address and its SR-IOV counts, from a NIC name or a PCI address. */
 function findPf(pf: string, facts: ValidationContext["facts"]): { address: string; total: number | null; current: number | null } | string {
-  if (PCI_ADDRESS.test(pf)) {
+  if (isPciAddress(pf)) {
     const dev = facts.pciDevices.find((d) => d.address === pf);
     if (!dev) return `PCI device ${pf} does not exist on this host`;
     return { address: dev.address, total: dev.sriovTotalVfs, current: dev.sriovNumVfs };
@@ -35,10 +34,10 @@ export const sriovKind: KnobKind = {
     if (!key.startsWith("sriov:")) return undefined;
     const m = /^sriov:(.+):numvfs$/.exec(key);
     const pf = m?.[1] ?? "";
-    if (!m || !(PCI_ADDRESS.test(pf) || (IFNAME.test(pf) && pf !== "." && pf !== ".."))) {
+    if (!m || !(isPciAddress(pf) || (IFNAME.test(pf) && pf !== "." && pf !== ".."))) {
       return { problem: `${JSON.stringify(m ? pf : key.slice(6))} is not a physical function; expected sriov:<interface>:numvfs or sriov:<dddd:bb:dd.f>:numvfs (lower-case hex PCI address)` };
     }
-    const path = PCI_ADDRESS.test(pf) ? `/sys/bus/pci/devices/${pf}/sriov_numvfs` : `/sys/class/net/${pf}/device/sriov_numvfs`;
+    const path = isPciAddress(pf) ? `/sys/bus/pci/devices/${pf}/sriov_numvfs` : `/sys/class/net/${pf}/device/sriov_numvfs`;
     return {
       key,
       disruption: "live",
