@@ -30,6 +30,6 @@ export class HostReboot extends pulumi.dynamic.Resource {
   declare readonly cmdline: pulumi.Output<string | null>;
 
   constructor(name: string, args: HostRebootArgs, opts?: pulumi.CustomResourceOptions) {
-    super(hostRebootProvider, name, { ...args, rebooted: undefined, bootId: undefined, cmdline: undefined, seconds: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "kvmtune", "HostReboot");
+    super(hostRebootProvider, name, { ...args, connection: pulumi.secret(args.connection), rebooted: undefined, bootId: undefined, cmdline: undefined, seconds: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "kvmtune", "HostReboot");
   }
 }

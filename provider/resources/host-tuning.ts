@@ -55,7 +55,8 @@ export class HostTuning extends pulumi.dynamic.Resource {
   declare readonly facts: pulumi.Output<HostFactsSummary | null>;
 
   constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined };
+    // Secret as a whole: a key or password given as a plain string must not land in state in clear.
+    const props = { ...args, connection: pulumi.secret(args.connection), originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined };
     super(hostTuningProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "HostTuning");
   }
 }

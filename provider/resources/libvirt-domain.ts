@@ -60,7 +60,8 @@ export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly originals: pulumi.Output<Partial<OwnedParts> | null>;
 
   constructor(name: string, args: LibvirtDomainArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined };
+    // Secret as a whole: a key or password given as a plain string must not land in state in clear.
+    const props = { ...args, connection: pulumi.secret(args.connection), uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined };
     super(libvirtDomainProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "LibvirtDomain");
   }
 }

@@ -21,7 +21,8 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     vm = await startTestVm({ name: "hv-engine" });
     engine = await inlineStack("kvmtune-engine-test", async () => {
       const host = new TunedHost("hv-engine", {
-        connection: { host: vm.host, port: vm.port, privateKey: pulumi.secret(vm.privateKey), hostKey: vm.hostKey },
+        // A plain string on purpose: kvmtune must keep it out of state by itself.
+        connection: { host: vm.host, port: vm.port, privateKey: vm.privateKey, hostKey: vm.hostKey },
         preset: "virtual-host",
         sysctl: { "vm.swappiness": swappiness },
         schedulers: { vdb: "mq-deadline" },
@@ -43,6 +44,14 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness /sys/block/vdb/queue/scheduler /sys/kernel/mm/transparent_hugepage/enabled")).stdout, "10\n[mq-deadline] none\n[always] madvise never\n");
     const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true }));
     assert.deepEqual(pre.changeSummary, { same: 3 });
+    // The private key was given in clear, yet the state file on disk holds it only encrypted.
+    const files = fs.readdirSync(engine.dir, { recursive: true }).map(String).filter((f) => f.endsWith(".json") && f.includes("stacks"));
+    assert.ok(files.length > 0, "no state file found");
+    for (const f of files) {
+      const state = fs.readFileSync(path.join(engine.dir, f), "utf8");
+      assert.ok(state.includes("ciphertext"), `${f} holds no encrypted value`);
+      for (const line of vm.privateKey.split("\n").filter((l) => l.length > 20)) assert.ok(!state.includes(line), `private key material in ${f}`);
+    }
   });
 
   it("names exactly the hand-changed setting in preview --refresh --expect-no-changes, then converges", async () => {
