@@ -73,7 +73,8 @@ export function buildImage(opts: BuildOptions = {}): TestbedImage {
     t = Date.now();
     const stage = path.join(work, "rootfs");
     fs.mkdirSync(stage);
-    const kvmtHash = run("/bin/busybox", ["mkpasswd", "-m", "sha512", keys.kvmtPassword]).trim();
+    // On stdin: a generated password can start with "-", which mkpasswd would take for an option.
+    const kvmtHash = run("/bin/busybox", ["mkpasswd", "-m", "sha512", "-P", "0"], { input: keys.kvmtPassword }).trim();
     const staged = stageRootfs(stage, kernel, keys, kvmtHash);
     log(`rootfs: staged ${staged.modules.length} modules, sshd, sudo in ${Date.now() - t} ms`);
 
