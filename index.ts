@@ -11,3 +11,7 @@ export { NumaPinnedGuest, type NumaPinnedGuestArgs } from "./components/numa-pin
 export { LibvirtDomain, type LibvirtDomainArgs } from "./provider/resources/libvirt-domain";
 export type { PlacementPlan } from "./provider/plan/placement-types";
 export type { OwnedParts } from "./provider/libvirt/types";
+export { VhostNetwork, type VhostNetworkArgs } from "./components/vhost-network";
+export { PassthroughDisk, type PassthroughDiskArgs } from "./components/passthrough-disk";
+export type { GuestTarget } from "./components/guest-target";
+export { GuestDevice, type GuestDeviceArgs } from "./provider/resources/guest-device";

@@ -82,6 +82,12 @@ function hostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
  */
 export class NumaPinnedGuest extends pulumi.ComponentResource {
   /** The placement plan (pins, nodeset, cells, hugepages per node). */
+  /** The host connection (secret), for devices attached to this guest. */
+  readonly connection: pulumi.Output<ConnectionArgs>;
+  /** The libvirt domain name, known once the domain exists (so devices wait for it). */
+  readonly domainName: pulumi.Output<string>;
+  /** The LibvirtDomain resource behind this guest. */
+  readonly domain: LibvirtDomain;
   readonly plan: pulumi.Output<PlacementPlan>;
   /** `{ vcpu0: hostCpu, ... }`. */
   readonly pinMap: pulumi.Output<Record<string, number>>;
@@ -140,6 +146,9 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [] },
     );
+    this.connection = pulumi.output(connection) as pulumi.Output<ConnectionArgs>;
+    this.domainName = domain.name;
+    this.domain = domain;
     this.plan = plan.apply((p) => p.plan);
     this.placementSvg = plan.apply((p) => p.svg);
     this.pinMap = this.plan.apply(pinMap);

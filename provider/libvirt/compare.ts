@@ -150,6 +150,7 @@ function diffDevices(d: Differ, desired: Partial<OwnedParts>, actual: OwnedParts
       }
     }
     d.leaf(`${p}.mtu`, wi.mtu, ai.mtu);
+    d.leaf(`${p}.vlan`, wi.vlan, ai.vlan);
   }
   for (const [key, wh] of Object.entries(desired.hostdevs ?? {}).sort(([x], [y]) => byKey(x, y))) {
     const ah = actual.hostdevs[key] ?? null;

@@ -108,7 +108,8 @@ function applyInterface(domain: Element, mac: string, want: InterfacePart | null
   }
   if (!iface) {
     const devices = ensureChild(domain, "devices", DOMAIN_ORDER);
-    iface = createChild(devices, "interface", DEVICES_ORDER, [["type", want.type!]]);
+    // A VF given as a hostdev interface is bound to vfio-pci by libvirt (managed).
+    iface = createChild(devices, "interface", DEVICES_ORDER, want.type === "hostdev" ? [["type", want.type], ["managed", "yes"]] : [["type", want.type!]]);
     createChild(iface, "mac", INTERFACE_ORDER, [["address", normalizeMac(mac)]]);
   }
   own(iface, "type", want.type, ATTRS.interface);
@@ -116,6 +117,15 @@ function applyInterface(domain: Element, mac: string, want: InterfacePart | null
   applyLeaf(iface, "model", "type", want.model);
   if (want.driver !== undefined) applyNetDriver(iface, want.driver);
   applyLeaf(iface, "mtu", "size", want.mtu);
+  if (want.vlan !== undefined) {
+    const old = child(iface, "vlan");
+    const tags = old ? children(old, "tag") : [];
+    const same = want.vlan === null ? !old : tags.length === 1 && attr(tags[0], "id") === String(want.vlan);
+    if (!same) {
+      if (old) removeElement(old);
+      if (want.vlan !== null) createChild(createChild(iface, "vlan", INTERFACE_ORDER), "tag", [], [["id", String(want.vlan)]]);
+    }
+  }
 }
 
 function applyHostdev(domain: Element, key: string, want: HostdevPart | null): void {

@@ -72,3 +72,9 @@ export const ATTRS = {
   interface: ["type", "managed", "trustGuestRxFilters"],
   hostdev: ["mode", "type", "managed"],
 } as const;
+
+/** Children of <disk>. */
+export const DISK_ORDER = [
+  "driver", "source", "backingStore", "backenddomain", "target", "iotune", "throttlefilters", "boot",
+  "readonly", "shareable", "transient", "serial", "wwn", "vendor", "product", "encryption", "alias", "address",
+] as const;

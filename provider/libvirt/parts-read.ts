@@ -173,6 +173,8 @@ function readInterface(iface: Element): InterfacePart {
   }
   const mtu = child(iface, "mtu");
   if (mtu) out.mtu = int(attr(mtu, "size"), "interface mtu size");
+  const tags = (() => { const v = child(iface, "vlan"); return v ? children(v, "tag") : []; })();
+  if (tags.length === 1) out.vlan = int(attr(tags[0], "id"), "interface vlan tag id");
   return out;
 }
 

@@ -144,3 +144,10 @@ export function renderDomainXml(doc: DomainDocument): string {
   out.push(doc.trailer);
   return out.join("");
 }
+
+/** One element (e.g. a `<disk>` for `virsh attach-device`) as XML text, in libvirt's style. */
+export function renderElementXml(doc: DomainDocument, el: Element): string {
+  const out: string[] = [];
+  renderNode(el, LIBVIRT, doc.startTags, out);
+  return out.join("");
+}

@@ -184,6 +184,8 @@ export interface InterfacePart {
   driver?: InterfaceDriver | null;
   /** `<mtu size>`. */
   mtu?: number | null;
+  /** `<vlan><tag id>`: one 802.1Q tag (SR-IOV VFs, Open vSwitch); null: untagged. */
+  vlan?: number | null;
 }
 
 /**

@@ -163,6 +163,7 @@ export function validateParts(parts: Partial<OwnedParts>): string[] {
       model: pattern(/^[a-zA-Z0-9_-]+$/, "a model name"),
       driver: (q, d) => fields(q, d, { name: oneOf(["vhost", "qemu"]), queues: positive, rx_queue_size: positive, tx_queue_size: positive }),
       mtu: int(1, 65535),
+      vlan: int(0, 4095),
     });
   });
   keyed("hostdevs", (p, _k, v) => {

@@ -133,7 +133,8 @@ function aliases(facts: HostFacts, request: string, r: ResolvedBlockDevice, name
   return names;
 }
 
-export function planBlockPassthrough(facts: HostFacts, request: BlockPassthroughRequest, ctx: BlockPassthroughContext): BlockPassthroughResult {
+/** The request's options with their defaults, and every problem with them (no host needed). */
+export function blockOptions(request: Omit<BlockPassthroughRequest, "path">): { device: DiskDevice; bus: DiskBus; cache: DiskCache; io: DiskIo; reasons: string[] } {
   const reasons: string[] = [];
   const device = oneOf("device", request.device, DISK_DEVICES, "disk", reasons);
   const bus = oneOf("bus", request.bus, DISK_BUSES, "virtio", reasons);
@@ -145,6 +146,11 @@ export function planBlockPassthrough(facts: HostFacts, request: BlockPassthrough
   if (io === "native" && cache !== "none" && cache !== "directsync") {
     reasons.push(`io "native" needs cache "none" or "directsync" (O_DIRECT), got cache ${JSON.stringify(cache)}; use io "io_uring" or "threads" with a host-cached mode`);
   }
+  return { device, bus, cache, io, reasons };
+}
+
+export function planBlockPassthrough(facts: HostFacts, request: BlockPassthroughRequest, ctx: BlockPassthroughContext): BlockPassthroughResult {
+  const { device, bus, cache, io, reasons } = blockOptions(request);
 
   const pathProblems = checkBlockPath(request.path);
   if (pathProblems.length) return { ok: false, reasons: [...pathProblems, ...reasons] };

@@ -56,30 +56,52 @@ function sharedSubnets(facts: HostFacts): string[] {
   return [...bySubnet].filter(([, nics]) => nics.length > 1).map(([subnet, nics]) => `${nics.join(", ")} share ${subnet}`);
 }
 
+/** Why `mac` is not a usable guest MAC (empty when it is). */
+export function macProblems(mac: unknown, field = "mac"): string[] {
+  if (typeof mac !== "string" || !MAC.test(mac)) return [`${field}: ${JSON.stringify(mac)} is not accepted; expected six lower-case hex pairs such as 52:54:00:12:34:56`];
+  if (parseInt(mac.slice(0, 2), 16) & 1) return [`${field}: ${JSON.stringify(mac)} is a multicast address; expected a unicast MAC (even first octet)`];
+  return [];
+}
+
+/** Problems with the request itself, before any host is read (MAC, queue range, MTU range, queue sizes, source name). */
+export function vhostRequestProblems(r: Omit<VhostInterfaceRequest, "name" | "guestVcpus"> & { mac?: unknown; queues?: unknown; mtu?: unknown; source: unknown }): string[] {
+  const reasons: string[] = [];
+  if (r.queues !== undefined && (!Number.isInteger(r.queues) || (r.queues as number) < 1 || (r.queues as number) > 256)) reasons.push(`queues: ${JSON.stringify(r.queues)} is not accepted; expected a whole number from 1 to 256`);
+  if (r.mac !== undefined) reasons.push(...macProblems(r.mac));
+  if (!mtuInRange(r.mtu)) reasons.push(`mtu: ${JSON.stringify(r.mtu)} is not accepted; expected 68 to 65535`);
+  for (const [field, size] of [["rxQueueSize", r.rxQueueSize], ["txQueueSize", r.txQueueSize]] as const) {
+    if (size !== undefined && ![256, 512, 1024].includes(size)) reasons.push(`${field}: ${JSON.stringify(size)} is not accepted; expected 256, 512 or 1024`);
+  }
+  if (typeof r.source !== "string" || !NAME.test(r.source)) reasons.push(`source: ${JSON.stringify(r.source)} is not accepted; expected an interface or network name (letters, digits, '_', '.', '-'; at most 15)`);
+  return reasons;
+}
+
+const mtuInRange = (mtu: unknown) => mtu === undefined || (Number.isInteger(mtu) && (mtu as number) >= 68 && (mtu as number) <= 65535);
+
 /**
  * Checks a vhost interface against the host and returns the owned `<interface>`
- * part, or every reason it cannot work. Never falls back to userspace virtio.
+ * part, or every reason it cannot work. Never falls back to userspace virtio:
+ * a missing /dev/vhost-net is a refusal unless `tcgDomain` (libvirt runs
+ * virtio-net in userspace for type='qemu' domains whatever the driver says; a note says so).
  */
-export function planVhostInterface(facts: HostFacts, r: VhostInterfaceRequest, opts: { vhostModuleManaged?: boolean; arpFilter?: boolean } = {}): { ok: true; plan: VhostInterfacePlan } | { ok: false; reasons: string[] } {
+export function planVhostInterface(facts: HostFacts, r: VhostInterfaceRequest, opts: { vhostModuleManaged?: boolean; arpFilter?: boolean; tcgDomain?: boolean } = {}): { ok: true; plan: VhostInterfacePlan } | { ok: false; reasons: string[] } {
   const reasons: string[] = [];
   const notes: string[] = [];
-  if (facts.virt.vhostNetDevice !== true && !opts.vhostModuleManaged) {
+  if (opts.tcgDomain) {
+    notes.push(`the domain is type 'qemu' (TCG, no KVM): libvirt and QEMU run its virtio-net in userspace, so <driver name='vhost'> only takes effect once the domain is type 'kvm'`);
+  } else if (facts.virt.vhostNetDevice !== true && !opts.vhostModuleManaged) {
     reasons.push(`/dev/vhost-net is missing on ${facts.hostname ?? "the host"}; load vhost_net (TunedHost modules: ["vhost_net"]). kvmtune never falls back to userspace virtio`);
   }
   if (!Number.isInteger(r.guestVcpus) || r.guestVcpus < 1) reasons.push(`guestVcpus: ${JSON.stringify(r.guestVcpus)} is not accepted; expected a whole number of vCPUs (1 or more)`);
   const queues = r.queues ?? Math.min(Math.max(1, r.guestVcpus), DEFAULT_QUEUE_CAP);
-  if (!Number.isInteger(queues) || queues < 1 || queues > 256) reasons.push(`queues: ${JSON.stringify(r.queues)} is not accepted; expected a whole number from 1 to 256`);
-  else if (queues > r.guestVcpus) reasons.push(`queues: ${queues} is more than the guest's ${r.guestVcpus} vCPUs; expected at most ${r.guestVcpus} (one queue per vCPU)`);
   const mac = r.mac ?? stableMac(r.name);
-  if (!MAC.test(mac)) reasons.push(`mac: ${JSON.stringify(r.mac)} is not accepted; expected six lower-case hex pairs such as 52:54:00:12:34:56`);
-  else if (parseInt(mac.slice(0, 2), 16) & 1) reasons.push(`mac: ${JSON.stringify(mac)} is a multicast address; expected a unicast MAC (even first octet)`);
-  const mtuOk = r.mtu === undefined || (Number.isInteger(r.mtu) && r.mtu >= 68 && r.mtu <= 65535);
-  if (!mtuOk) reasons.push(`mtu: ${JSON.stringify(r.mtu)} is not accepted; expected 68 to 65535`);
-  for (const [field, size] of [["rxQueueSize", r.rxQueueSize], ["txQueueSize", r.txQueueSize]] as const) {
-    if (size !== undefined && ![256, 512, 1024].includes(size)) reasons.push(`${field}: ${JSON.stringify(size)} is not accepted; expected 256, 512 or 1024`);
-  }
-  if (!NAME.test(r.source)) reasons.push(`source: ${JSON.stringify(r.source)} is not accepted; expected an interface or network name (letters, digits, '_', '.', '-'; at most 15)`);
-  else if (r.type !== "network") {
+  const own = vhostRequestProblems({ ...r, mac });
+  if (Number.isInteger(queues) && queues >= 1 && queues <= 256 && queues > r.guestVcpus) reasons.push(`queues: ${queues} is more than the guest's ${r.guestVcpus} vCPUs; expected at most ${r.guestVcpus} (one queue per vCPU)`);
+  reasons.push(...own);
+  const mtuOk = mtuInRange(r.mtu);
+  if (own.some((x) => x.startsWith("source:"))) {
+    // named above
+  } else if (r.type !== "network") {
     const nic = facts.network.nics.find((n) => n.name === r.source);
     if (!nic) reasons.push(`source: ${r.type} ${JSON.stringify(r.source)} does not exist on this host; it has ${facts.network.nics.map((n) => n.name).join(", ")}`);
     else if (r.type === "bridge" && !nic.isBridge) reasons.push(`source: ${r.source} is not a bridge${nic.bridge ? ` (it is a port of ${nic.bridge})` : ""}; use type "direct" for a NIC, or name its bridge`);
