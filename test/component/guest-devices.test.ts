@@ -1,0 +1,103 @@
+// VhostNetwork and PassthroughDisk wiring under Pulumi mocks: which GuestDevice
+// (and TunedHost for the host side) they register, with which inputs, and the
+// argument errors raised before anything is registered.
+import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseHostFacts } from "../../provider/host/facts";
+import { stableMac } from "../../provider/plan/vhost-net";
+import { FIXTURE_DIR } from "../fixtures/facts/run-script";
+
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
+const facts = parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8"));
+const registered: { type: string; name: string; inputs: Record<string, any> }[] = [];
+const settle = () => new Promise((r) => setTimeout(r, 100));
+const find = (name: string) => registered.find((r) => r.name === name);
+
+describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
+  let kvmtune: typeof import("../../index");
+  const connection = { host: "10.1.0.9", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
+  const guest = { connection, domain: "db9" };
+  before(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (a) => {
+          registered.push({ type: a.type, name: a.name, inputs: a.inputs });
+          return { id: `${a.name}-id`, state: { ...a.inputs, name: a.inputs.name, xml: "<x/>", attachedLive: true, restartRequired: false, restartReasons: [], drift: [], notes: [], device: null } };
+        },
+        call: () => ({}),
+      },
+      "proj",
+      "stack",
+      false,
+    );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    kvmtune = require("../../index");
+  });
+  after(() => {
+    (require("@pulumi/pulumi/runtime/debuggable") as { leakedPromises: () => unknown }).leakedPromises();
+  });
+
+  it("VhostNetwork: a vhost NIC keyed by a MAC derived from its name, with vhost_net, arp_filter and the bridge MTU on a TunedHost", async () => {
+    const net = new kvmtune.VhostNetwork("db9-net", { guest, source: "br0", mtu: 9000, bridgeMtu: 9000, arpFilter: true, queues: 4 });
+    await settle();
+    assert.equal(net.mac, stableMac("db9-net"));
+    const nic = find("db9-net-nic")!;
+    assert.equal(nic.type, "pulumi-nodejs:dynamic/kvmtune:GuestDevice");
+    assert.deepEqual([nic.inputs.domain, nic.inputs.interface], ["db9", { type: "bridge", source: "br0", mac: stableMac("db9-net"), queues: 4, mtu: 9000 }]);
+    const host = find("db9-net-host-tuning")!;
+    assert.deepEqual(Object.keys(host.inputs.settings.live).sort(), ["module:vhost_net", "mtu:br0", "sysctl:net.ipv4.conf.all.arp_filter"]);
+  });
+
+  it("VhostNetwork sriov mode: a hostdev interface on the VF with its VLAN, and the PF's VF count on the TunedHost", async () => {
+    new kvmtune.VhostNetwork("db9-vf", { guest, mode: "sriov", vf: "0000:3b:02.1", vlan: 42, pf: "0000:3b:00.0", numVfs: 4, mac: "52:54:00:00:00:42" });
+    await settle();
+    assert.deepEqual(find("db9-vf-nic")!.inputs.interface, { type: "hostdev", source: "0000:3b:02.1", mac: "52:54:00:00:00:42", vlan: 42 });
+    const tuning = find("db9-vf-host-tuning")!;
+    assert.deepEqual(Object.values(tuning.inputs.settings).flatMap((g) => Object.keys(g as object)), ["sriov:0000:3b:00.0:numvfs"]);
+    assert.equal(tuning.inputs.allowVfRecreate, false);
+  });
+
+  it("VhostNetwork with manageHost false registers no TunedHost", async () => {
+    new kvmtune.VhostNetwork("db9-shared", { guest, source: "virbr0", type: "network", manageHost: false });
+    await settle();
+    assert.ok(find("db9-shared-nic"));
+    assert.equal(find("db9-shared-host-tuning"), undefined);
+  });
+
+  it("VhostNetwork refuses args of the other mode, a missing source or VF, and unknown fields", () => {
+    assert.throws(() => new kvmtune.VhostNetwork("bad1", { guest, vf: "0000:3b:02.1", queues: 2, colour: "red" } as never), {
+      message: `invalid VhostNetwork "bad1" args:\n  - colour: unknown field; accepted fields: guest, mode, type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vf, vlan, manageHost, arpFilter, bridgeMtu, pf, numVfs, allowVfRecreate, live\n  - vf: only used in sriov mode\n  - source: required in vhost mode (the bridge, libvirt network or host NIC)`,
+    });
+    assert.throws(() => new kvmtune.VhostNetwork("bad2", { guest, mode: "sriov", mtu: 9000, pf: "ens1f0" }), {
+      message: `invalid VhostNetwork "bad2" args:\n  - mtu: only used in vhost mode\n  - vf: required in sriov mode (the VF's PCI address, e.g. "0000:3b:02.1")\n  - pf and numVfs: give both (the PF and its VF count) or neither`,
+    });
+  });
+
+  it("PassthroughDisk: a block disk with the talk's defaults left to the resource, or a PCI function", async () => {
+    new kvmtune.PassthroughDisk("db9-data", { guest, path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4" });
+    new kvmtune.PassthroughDisk("db9-lun", { guest, path: "/dev/sdc", bus: "scsi", device: "lun" });
+    new kvmtune.PassthroughDisk("db9-nvme", { guest, pciAddress: "0000:5e:00.0" });
+    await settle();
+    assert.deepEqual(find("db9-data-dev")!.inputs.disk, { path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", target: "vdb" });
+    assert.deepEqual(find("db9-lun-dev")!.inputs.disk, { path: "/dev/sdc", target: "sda", device: "lun", bus: "scsi" });
+    assert.deepEqual(find("db9-nvme-dev")!.inputs.hostdev, { address: "0000:5e:00.0" });
+  });
+
+  it("PassthroughDisk refuses both or neither of path and pciAddress, and block options with a PCI function", () => {
+    assert.throws(() => new kvmtune.PassthroughDisk("bad3", { guest }), { message: `invalid PassthroughDisk "bad3" args:\n  - path or pciAddress: give exactly one (a block device path, or a PCI function)` });
+    assert.throws(() => new kvmtune.PassthroughDisk("bad4", { guest, pciAddress: "0000:5e:00.0", cache: "none" }), { message: `invalid PassthroughDisk "bad4" args:\n  - cache: only used with path (block mode)` });
+  });
+
+  it("attaches to a NumaPinnedGuest: its domain name and connection, after its domain exists", async () => {
+    const db = new kvmtune.NumaPinnedGuest("db8", { host: connection, facts, vcpus: 2, memoryMiB: 1024 });
+    new kvmtune.PassthroughDisk("db8-data", { guest: db, path: "/dev/sdb" });
+    await settle();
+    const dev = find("db8-data-dev")!;
+    assert.equal(dev.inputs.domain, "db8");
+    // Stored encrypted as a whole (the secret signature), reaching the same host.
+    assert.equal(dev.inputs.connection["4dabf18193072939515e22adb298388d"], "1b47061264138c4ac30d75fd1eb44270");
+    assert.equal(dev.inputs.connection.value.host, "10.1.0.9");
+  });
+});
