@@ -177,6 +177,13 @@ export function specParts(spec: DomainSpec): Partial<OwnedParts> {
   return parts;
 }
 
+/**
+ * q35 has no hot-plug slot of its own: every hot-plugged PCIe device (a
+ * VhostNetwork NIC, a PassthroughDisk) needs a free root port. libvirt places
+ * the built-in devices on the first ones, so eight leave room for several.
+ */
+const ROOT_PORTS = 8;
+
 // No user value in here: they are all set through the DOM below.
 const SKELETON = `<domain type='kvm'>
   <os>
@@ -192,7 +199,7 @@ const SKELETON = `<domain type='kvm'>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
-    <serial type='pty'>
+%PORTS%    <serial type='pty'>
       <target port='0'/>
     </serial>
     <console type='pty'>
@@ -200,7 +207,7 @@ const SKELETON = `<domain type='kvm'>
     </console>
   </devices>
 </domain>
-`;
+`.replace("%PORTS%", Array.from({ length: ROOT_PORTS }, (_, i) => `    <controller type='pci' index='${i + 1}' model='pcie-root-port'/>\n`).join(""));
 
 /**
  * XML of a new domain: name, memory, vCPUs, type, q35 machine, libosinfo

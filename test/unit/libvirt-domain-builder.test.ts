@@ -45,6 +45,14 @@ const EXPECTED = `<domain type='qemu'>
       <source dev='/dev/disk/by-id/nvme-data'/>
       <target dev='vdb' bus='virtio'/>
     </disk>
+    <controller type='pci' index='1' model='pcie-root-port'/>
+    <controller type='pci' index='2' model='pcie-root-port'/>
+    <controller type='pci' index='3' model='pcie-root-port'/>
+    <controller type='pci' index='4' model='pcie-root-port'/>
+    <controller type='pci' index='5' model='pcie-root-port'/>
+    <controller type='pci' index='6' model='pcie-root-port'/>
+    <controller type='pci' index='7' model='pcie-root-port'/>
+    <controller type='pci' index='8' model='pcie-root-port'/>
     <serial type='pty'>
       <target port='0'/>
     </serial>
