@@ -146,7 +146,9 @@ function diffDevices(d: Differ, desired: Partial<OwnedParts>, actual: OwnedParts
     d.leaf(`${p}.model`, wi.model, ai.model);
     if (wi.driver !== undefined) {
       for (const k of ["name", "queues", "rx_queue_size", "tx_queue_size"] as const) {
-        d.leaf(`${p}.driver.${k}`, wi.driver === null ? null : wi.driver[k], ai.driver?.[k]);
+        // libvirt drops queues='1', its default.
+        const have = ai.driver?.[k] ?? (k === "queues" && ai.driver?.name === "vhost" ? 1 : undefined);
+        d.leaf(`${p}.driver.${k}`, wi.driver === null ? null : wi.driver[k], have);
       }
     }
     d.leaf(`${p}.mtu`, wi.mtu, ai.mtu);

@@ -30,7 +30,9 @@ export function observedInputs(props: Props, actual: DevicePart): GuestDeviceInp
     if (a.type !== p.type && a.type) i.type = a.type as typeof i.type;
     if (sourceName(a) !== sourceName(p)) i.source = sourceName(a) ?? "";
     for (const [field, k] of [["queues", "queues"], ["rxQueueSize", "rx_queue_size"], ["txQueueSize", "tx_queue_size"]] as const) {
-      if ((a.driver?.[k] ?? null) !== (p.driver?.[k] ?? null)) setOrDrop(i, field, a.driver?.[k]);
+      // libvirt drops queues='1', its default.
+      const have = a.driver?.[k] ?? (k === "queues" && a.driver?.name === "vhost" ? 1 : null);
+      if (have !== (p.driver?.[k] ?? null)) setOrDrop(i, field, have);
     }
     if ((a.mtu ?? null) !== (p.mtu ?? null)) setOrDrop(i, "mtu", a.mtu);
     if ((a.vlan ?? null) !== (p.vlan ?? null)) setOrDrop(i, "vlan", a.vlan);

@@ -74,6 +74,15 @@ describe("guest device XML", () => {
     assert.deepEqual(diffDevicePart(DISK, parseDomainXml(MINIMAL)).map(describeDiff), ["devices.disk[vdb]: (absent) → block /dev/disk/by-id/wwn-0x5000c500a1b2c3d4"]);
   });
 
+  it("takes an absent queue count as libvirt's default of 1 (libvirt drops queues='1')", () => {
+    const doc = parseDomainXml(MINIMAL);
+    applyDevicePart(doc, { ...VHOST, part: { ...VHOST.part, driver: { name: "vhost" } } } as DevicePart);
+    assert.deepEqual(diffDevicePart({ ...VHOST, part: { ...VHOST.part, driver: { name: "vhost", queues: 1, rx_queue_size: null } } } as DevicePart, doc), []);
+    assert.deepEqual(diffDevicePart(VHOST, doc).map(describeDiff), ["devices.interface[52:54:00:aa:bb:01].driver.queues: 1 → 4", "devices.interface[52:54:00:aa:bb:01].driver.rx_queue_size: (absent) → 512"]);
+    const props = { connection: CONN, domain: "g", interface: { type: "bridge" as const, source: "br0", mac: MAC, mtu: 9000, rxQueueSize: 512 }, device: VHOST };
+    assert.deepEqual(observedInputs(props, readDevicePart(doc, "interface", MAC)!).interface, { type: "bridge", source: "br0", mac: MAC, mtu: 9000, queues: 1 });
+  });
+
   it("turns a hand-changed device into observed inputs naming only what changed", () => {
     const doc = parseDomainXml(MINIMAL);
     applyDevicePart(doc, { ...VHOST, part: { ...VHOST.part, driver: { name: "vhost", queues: 3, rx_queue_size: 512 } } } as DevicePart);
