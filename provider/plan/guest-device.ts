@@ -40,6 +40,10 @@ function planInterface(inputs: GuestDeviceInputs, ctx: GuestDeviceContext): Gues
   if (i.type === "hostdev") {
     const r = planPciAssignment(ctx.facts, { address: i.source, managed: true });
     if (!r.ok) return { ok: false, reasons: r.reasons.map((x) => x.replace(/^address /, "interface.source ")) };
+    // <interface type='hostdev'> sets the VF's MAC and VLAN through its PF's net driver: a network function only.
+    if (r.plan.classCode !== null && !r.plan.classCode.startsWith("02")) {
+      return { ok: false, reasons: [`interface.source "${r.plan.address}" is not a network function (PCI class ${r.plan.classCode}); assign it with PassthroughDisk pciAddress instead`] };
+    }
     const part = { type: "hostdev", source: { attributes: {}, pciAddress: r.plan.address }, vlan: i.vlan ?? null };
     return { ok: true, device: { kind: "interface", key: mac, part }, notes: r.plan.notes };
   }

@@ -5,6 +5,8 @@
 // claims are checked by really binding vfio-pci inside the VM.
 import { strict as assert } from "node:assert";
 import { readHostFacts } from "../../provider/host/read-facts";
+import { parseDomainXml } from "../../provider/libvirt";
+import { planGuestDevice } from "../../provider/plan/guest-device";
 import { planPciAssignment, type PciAssignmentResult } from "../../provider/plan/passthrough";
 import { sharedTestVm } from "../support/shared-vm";
 import { startTestVm, type TestVm } from "../support/vm";
@@ -111,6 +113,16 @@ describe("passthrough PCI preflight on a real kernel (intel-iommu VM)", function
     assert.deepEqual(reasons(planPciAssignment(f, { address: nicPci })), [
       `address "${nicPci}" (eth0) is the management NIC (SSH session to 10.0.2.15 on eth0); assigning it would cut the host off`,
     ]);
+  });
+
+  it("as a guest interface (type hostdev): refuses the management NIC and a function that is not a NIC, on the real facts", async () => {
+    const f = await facts();
+    const nicPci = await sh("cd -P /sys/class/net/eth0/device/.. && basename $PWD");
+    const domain = parseDomainXml("<domain type='kvm'><name>g</name><vcpu>2</vcpu><devices/></domain>");
+    const plan = (source: string) => planGuestDevice({ connection: {}, domain: "g", interface: { type: "hostdev", source, mac: "52:54:00:00:00:42", vlan: 7 } }, { facts: f, domain, inventory: { networks: [], attachments: [] } });
+    assert.deepEqual(plan(nicPci), { ok: false, reasons: [`interface.source "${nicPci}" (eth0) is the management NIC (SSH session to 10.0.2.15 on eth0); assigning it would cut the host off`] });
+    const nvmeClass = await sh(`cut -c3-8 /sys/bus/pci/devices/${pf}/class`);
+    assert.deepEqual(plan(pf), { ok: false, reasons: [`interface.source "${pf}" is not a network function (PCI class ${nvmeClass}); assign it with PassthroughDisk pciAddress instead`] });
   });
 
   it("lists every other member of the multi-device group (00:1f.*)", async () => {
