@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { buildImage } from "../test/support/build-image";
-import { startLibvirtd, type Libvirtd } from "../test/support/libvirtd";
+import { shQuote, startLibvirtd, type Libvirtd } from "../test/support/libvirtd";
+import { createDiskImage } from "../test/support/libvirtd-domain";
 import { inlineStack, pulumiBinDir, type EngineStack } from "../test/support/engine";
 import { stopAllProcesses } from "../test/support/processes";
 import { startTestVm, type TestVm } from "../test/support/vm";
@@ -44,21 +45,25 @@ async function main(): Promise<void> {
   let vm: TestVm | undefined;
   let lv: Libvirtd | undefined;
   let engine: EngineStack | undefined;
+  let loop = "";
   const svgPath = path.resolve("kvmtune-demo-placement.svg");
   try {
-    [vm, lv] = await step(1, total, "start the sandbox: a KVM host (Debian cloud kernel under qemu, 4 vCPUs, 2 NUMA nodes) and a libvirtd for the guest", async () => {
+    [vm, lv] = await step(1, total, "start the sandbox: a KVM host (Debian cloud kernel under qemu, 4 vCPUs, 2 NUMA nodes) and a libvirtd for the guest, with a bridge and a loop disk", async () => {
       buildImage({ log: () => undefined });
       pulumiBinDir();
       const v = await startTestVm({ name: "kvmt-demo" });
       console.log(`      ${v.name}: ssh root@${v.host} -p ${v.port}, kernel ${v.kernelRelease}, booted in ${(v.bootMs / 1000).toFixed(1)} s`);
-      const l = await startLibvirtd();
+      const l = await startLibvirtd({ bridges: [{ name: "br0" }] });
       console.log(`      libvirtd (private namespace): ssh root@${l.host} -p ${l.port}`);
+      // A throwaway 16 MiB disk for the guest, never one of this machine's own.
+      loop = (await l.ssh(`losetup -f --show ${shQuote(await createDiskImage(l, "demo-data.raw", 16))}`)).stdout.trim();
+      console.log(`      bridge br0 and loop device ${loop} (backed by a file) for the guest's NIC and data disk`);
       return [v, l] as const;
     });
     const box = vm;
     const connection = { host: box.host, port: box.port, privateKey: pulumi.secret(box.privateKey), hostKey: box.hostKey };
     const guestHost = { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey };
-    engine = await inlineStack("kvmtune-quickstart", async () => quickstartProgram({ connection, disk: "vdb", guestHost, domainType: "qemu", placementSvgPath: svgPath }));
+    engine = await inlineStack("kvmtune-quickstart", async () => quickstartProgram({ connection, disk: "vdb", guestHost, domainType: "qemu", placementSvgPath: svgPath, guestBridge: "br0", guestDataDisk: loop }));
     const e = engine;
 
     await step(2, total, "pulumi preview", async () => {
@@ -76,6 +81,10 @@ async function main(): Promise<void> {
       for (const note of r.outputs.notes.value as string[]) console.log(`      note: ${note}`);
       console.log(`      pending reboot: ${(r.outputs.pendingRebootKeys.value as string[]).join(", ") || "none"} (kvmtune never reboots by itself)`);
       console.log(`      guest web1 running with pins ${JSON.stringify(r.outputs.guestPins.value)}; placement map: ${svgPath}`);
+      const nic = r.outputs.guestNic.value as { mac: string; xml: string; live: boolean };
+      const disk = r.outputs.guestDisk.value as { source: string; live: boolean };
+      const queues = /queues='(\d+)'/.exec(nic.xml)?.[1] ?? "1";
+      console.log(`      web1 NIC ${nic.mac}: virtio + vhost on br0, ${queues} queues${nic.live ? ", hot-plugged" : ""}; data disk ${disk.source} as vdb (cache=none io=native)${disk.live ? ", hot-plugged" : ""}`);
     });
 
     await step(4, total, "someone changes a setting by hand: echo 60 > /proc/sys/vm/swappiness", async () => {
@@ -106,6 +115,8 @@ async function main(): Promise<void> {
   } finally {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
     await vm?.stop();
+    // Marked to go away as soon as its last user (the guest's qemu, stopped next) closes it.
+    if (loop) await lv?.ssh(`losetup -d ${shQuote(loop)}`).catch(() => undefined);
     await lv?.stop();
     await stopAllProcesses();
   }

@@ -3,6 +3,8 @@
 //   pulumi config set --secret privateKey "$(cat ~/.ssh/id_ed25519)"
 //   pulumi config set hostKey "$(ssh-keyscan -t ed25519 hv01.example.net 2>/dev/null | cut -d' ' -f2-)"
 //   pulumi config set disk nvme0n1        # the data disk to tune (default vdb)
+//   pulumi config set guestBridge br0     # optional: a vhost NIC for the guest on this bridge
+//   pulumi config set guestDataDisk /dev/disk/by-id/wwn-...   # optional: a whole disk for the guest
 //   pulumi up
 import * as pulumi from "@pulumi/pulumi";
 import { quickstartProgram } from "./program";
@@ -23,6 +25,8 @@ const outputs = quickstartProgram({
   },
   disk: config.get("disk") ?? "vdb",
   placementSvgPath: "web1-placement.svg",
+  guestBridge: config.get("guestBridge"),
+  guestDataDisk: config.get("guestDataDisk"),
 });
 
 export const facts = outputs.host;

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../components/connection";
 import { NumaPinnedGuest } from "../components/numa-pinned-guest";
+import { PassthroughDisk } from "../components/passthrough-disk";
 import { TunedHost } from "../components/tuned-host";
+import { VhostNetwork } from "../components/vhost-network";
 
 export interface QuickstartTarget {
   /** The KVM host to tune. */
@@ -14,10 +16,15 @@ export interface QuickstartTarget {
   domainType?: "kvm" | "qemu";
   /** Where to write the placement map. */
   placementSvgPath?: string;
+  /** A bridge on the guest's host: the guest gets a multiqueue vhost NIC on it. */
+  guestBridge?: string;
+  /** A free block device on the guest's host, given whole to the guest as vdb. */
+  guestDataDisk?: string;
 }
 
 /**
- * The quickstart: the talk's host tunings and one pinned guest. The same
+ * The quickstart: the talk's host tunings and one pinned guest, optionally with
+ * a vhost NIC and a passthrough data disk. The same
  * program runs against the throwaway sandbox (`npm run demo`) and against a
  * real host given in stack config (`pulumi up`).
  */
@@ -45,7 +52,12 @@ export function quickstartProgram(t: QuickstartTarget) {
     start: true,
     placementSvgPath: t.placementSvgPath,
   });
+  // vhost_net comes with the preset on the tuned host; the NIC only checks it.
+  const nic = t.guestBridge === undefined ? undefined : new VhostNetwork("web1-net", { guest, source: t.guestBridge, manageHost: false });
+  const data = t.guestDataDisk === undefined ? undefined : new PassthroughDisk("web1-data", { guest, path: t.guestDataDisk, target: "vdb" });
   return {
+    ...(nic ? { guestNic: pulumi.output({ mac: nic.mac, xml: nic.xml, live: nic.attachedLive }) } : {}),
+    ...(data ? { guestDisk: pulumi.output({ source: data.source, live: data.attachedLive }) } : {}),
     host: host.facts,
     settings: host.settings,
     pendingReboot: host.pendingReboot,
