@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { GuestDevice } from "../provider/resources/guest-device";
 import type { ConnectionArgs } from "./connection";
 import { NumaPinnedGuest } from "./numa-pinned-guest";
 
@@ -11,9 +12,32 @@ export function resolveGuest(guest: GuestTarget): { connection: pulumi.Input<Con
   return { connection: guest.connection, domain: guest.domain, dependsOn: [] };
 }
 
-/** Shows a resource's notes as warnings in the preview and update output. */
-export function logNotes(notes: pulumi.Output<string[]>, on: pulumi.Resource): void {
-  notes.apply((list) => {
-    for (const n of list ?? []) void pulumi.log.warn(n, on);
-  });
+/** What VhostNetwork and PassthroughDisk report about their device. */
+export abstract class GuestDeviceComponent extends pulumi.ComponentResource {
+  /** The device element as the guest's persistent definition holds it. */
+  readonly xml!: pulumi.Output<string | null>;
+  /** The running guest has the device. */
+  readonly attachedLive!: pulumi.Output<boolean>;
+  /** A change waits for the guest's next restart (restartReasons says which). */
+  readonly restartRequired!: pulumi.Output<boolean>;
+  readonly restartReasons!: pulumi.Output<string[]>;
+  /** Values changed on the host by hand (set by refresh). */
+  readonly drift!: pulumi.Output<string[]>;
+  /** Things worth knowing, also shown as warnings. */
+  readonly notes!: pulumi.Output<string[]>;
+
+  /** Takes the device's outputs as the component's and shows its notes as warnings. */
+  protected expose(device: GuestDevice, extra: Record<string, pulumi.Input<unknown>>): void {
+    const self = this as { -readonly [K in keyof GuestDeviceComponent]: GuestDeviceComponent[K] };
+    self.xml = device.xml;
+    self.attachedLive = device.attachedLive;
+    self.restartRequired = device.restartRequired;
+    self.restartReasons = device.restartReasons;
+    self.drift = device.drift;
+    self.notes = device.notes;
+    device.notes.apply((list) => {
+      for (const n of list ?? []) void pulumi.log.warn(n, this);
+    });
+    this.registerOutputs({ ...extra, xml: this.xml, attachedLive: this.attachedLive, restartRequired: this.restartRequired });
+  }
 }

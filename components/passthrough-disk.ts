@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { GuestDevice } from "../provider/resources/guest-device";
 import { InputError } from "../provider/spec/issues";
-import { logNotes, resolveGuest, type GuestTarget } from "./guest-target";
+import { GuestDeviceComponent, resolveGuest, type GuestTarget } from "./guest-target";
 
 /**
  * Arguments of a PassthroughDisk: a whole host block device (`<disk type='block'>`)
@@ -50,15 +50,9 @@ function argProblems(a: PassthroughDiskArgs): string[] {
 }
 
 /** A host block device or PCI function given to a guest: preflighted, attached live where possible, drift-checked, detached on delete. */
-export class PassthroughDisk extends pulumi.ComponentResource {
-  readonly xml: pulumi.Output<string | null>;
+export class PassthroughDisk extends GuestDeviceComponent {
   /** Block mode: the source libvirt uses (a /dev/disk/by-id path when the host has one). */
   readonly source: pulumi.Output<string | null>;
-  readonly attachedLive: pulumi.Output<boolean>;
-  readonly restartRequired: pulumi.Output<boolean>;
-  readonly restartReasons: pulumi.Output<string[]>;
-  readonly drift: pulumi.Output<string[]>;
-  readonly notes: pulumi.Output<string[]>;
 
   constructor(name: string, args: PassthroughDiskArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:PassthroughDisk", name, {}, opts);
@@ -74,14 +68,7 @@ export class PassthroughDisk extends pulumi.ComponentResource {
         }
       : { hostdev: { address: args.pciAddress!, ...(args.managed !== undefined ? { managed: args.managed } : {}) } };
     const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
-    this.xml = device.xml;
     this.source = device.device.apply((d) => (d && d.kind === "disk" ? d.part.source : null));
-    this.attachedLive = device.attachedLive;
-    this.restartRequired = device.restartRequired;
-    this.restartReasons = device.restartReasons;
-    this.drift = device.drift;
-    this.notes = device.notes;
-    logNotes(device.notes, this);
-    this.registerOutputs({ xml: this.xml, source: this.source, attachedLive: this.attachedLive, restartRequired: this.restartRequired });
+    this.expose(device, { source: this.source });
   }
 }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stableMac } from "../provider/plan/vhost-net";
 import { GuestDevice } from "../provider/resources/guest-device";
 import { InputError } from "../provider/spec/issues";
-import { logNotes, resolveGuest, type GuestTarget } from "./guest-target";
+import { GuestDeviceComponent, resolveGuest, type GuestTarget } from "./guest-target";
 import { TunedHost } from "./tuned-host";
 
 /**
@@ -68,15 +68,9 @@ function argProblems(a: VhostNetworkArgs): string[] {
 }
 
 /** A guest NIC with vhost (or an SR-IOV VF), its host side, and drift checks. */
-export class VhostNetwork extends pulumi.ComponentResource {
+export class VhostNetwork extends GuestDeviceComponent {
   /** The guest MAC (the device's key). */
   readonly mac: string;
-  readonly xml: pulumi.Output<string | null>;
-  readonly attachedLive: pulumi.Output<boolean>;
-  readonly restartRequired: pulumi.Output<boolean>;
-  readonly restartReasons: pulumi.Output<string[]>;
-  readonly drift: pulumi.Output<string[]>;
-  readonly notes: pulumi.Output<string[]>;
   /** The TunedHost for the host side, when `manageHost` is not false. */
   readonly host?: TunedHost;
 
@@ -104,13 +98,6 @@ export class VhostNetwork extends pulumi.ComponentResource {
           ...Object.fromEntries((["queues", "mtu", "rxQueueSize", "txQueueSize"] as const).filter((k) => args[k] !== undefined).map((k) => [k, args[k]])),
         };
     const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
-    this.xml = device.xml;
-    this.attachedLive = device.attachedLive;
-    this.restartRequired = device.restartRequired;
-    this.restartReasons = device.restartReasons;
-    this.drift = device.drift;
-    this.notes = device.notes;
-    logNotes(device.notes, this);
-    this.registerOutputs({ mac: this.mac, xml: this.xml, attachedLive: this.attachedLive, restartRequired: this.restartRequired });
+    this.expose(device, { mac: this.mac });
   }
 }

@@ -2,8 +2,8 @@
  * LibvirtDomain's inputs: their static validation (every problem at once,
  * before anything connects) and the owned parts they stand for.
  */
-import { parseConnection } from "../spec/connection";
-import { InputError, showValue } from "../spec/issues";
+import { startCheck, type Failure } from "../spec/check-failures";
+import { showValue } from "../spec/issues";
 import { diskDriver, diskTarget, domainSpecProblems, ioCacheProblem, specParts, type DomainSpec } from "./domain-builder";
 import { diffOwnedParts } from "./compare";
 import type { DiskDriver, OwnedParts } from "./types";
@@ -11,7 +11,6 @@ import { validateParts } from "./validate";
 import { sizeEquals, sizeInBytes } from "./values";
 import { domainNameProblem } from "./virsh";
 import { pinRangeProblems } from "./virsh-plan";
-import { hasUnknown } from "../spec/unknown";
 
 /** The inputs of one LibvirtDomain (plain, validated form of LibvirtDomainArgs). */
 export interface LibvirtDomainInputs {
@@ -32,11 +31,7 @@ export interface LibvirtDomainInputs {
 
 export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart"];
 
-/** One check failure: the top-level input it is about, and why. */
-export interface Failure {
-  property: string;
-  reason: string;
-}
+export type { Failure } from "../spec/check-failures";
 
 /**
  * The parts a resource keeps in sync: in define mode the spec's parts (memory,
@@ -76,18 +71,7 @@ function conflicts(domain: DomainSpec, parts: Partial<OwnedParts>): string[] {
  * Inputs holding values not known yet (preview) are checked at the next check.
  */
 export function inputProblems(input: Record<string, unknown>): Failure[] {
-  const news = Object.fromEntries(Object.entries(input).filter(([, v]) => !hasUnknown(v)));
-  const failures: Failure[] = [];
-  const fail = (property: string, reasons: string[]) => reasons.forEach((reason) => failures.push({ property, reason }));
-  for (const k of Object.keys(news)) {
-    if (!INPUT_FIELDS.includes(k) && k !== "__provider") fail(k, [`${k}: unknown field; accepted fields: ${INPUT_FIELDS.join(", ")}`]);
-  }
-  try {
-    // Unknown at preview when the connection comes from another resource's outputs.
-    if (news.connection !== undefined) parseConnection(news.connection);
-  } catch (err) {
-    fail("connection", err instanceof InputError ? err.problems : [String(err)]);
-  }
+  const { news, failures, fail } = startCheck(input, INPUT_FIELDS);
   const nameProblem = "name" in input && !("name" in news) ? undefined : domainNameProblem(news.name);
   if (nameProblem) fail("name", [nameProblem]);
   const mode = news.mode;

@@ -8,9 +8,8 @@ import { domainNameProblem } from "../libvirt/virsh";
 import { blockOptions, type BlockPassthroughRequest } from "../plan/passthrough-block";
 import { checkPciAddress } from "../plan/passthrough-pci";
 import { macProblems, vhostRequestProblems } from "../plan/vhost-net";
-import { parseConnection } from "./connection";
-import { InputError, showValue } from "./issues";
-import { hasUnknown } from "./unknown";
+import { startCheck, type Failure } from "./check-failures";
+import { showValue } from "./issues";
 
 /** A guest network interface, keyed by MAC. */
 export interface InterfaceDeviceInput {
@@ -61,10 +60,6 @@ const INTERFACE_FIELDS = ["type", "source", "mac", "queues", "mtu", "rxQueueSize
 const DISK_FIELDS = ["path", "target", "device", "bus", "cache", "io"];
 const HOSTDEV_FIELDS = ["address", "managed"];
 
-export interface Failure {
-  property: string;
-  reason: string;
-}
 
 function unknownFields(where: string, value: object, accepted: string[]): string[] {
   return Object.keys(value).filter((k) => !accepted.includes(k)).map((k) => `${where}.${k}: unknown field; accepted fields: ${accepted.join(", ")}`);
@@ -114,17 +109,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** Every problem with `input`, as check failures (property = the top-level input). Unknown values (preview) are skipped. */
 export function deviceInputProblems(input: Record<string, unknown>): Failure[] {
-  const news = Object.fromEntries(Object.entries(input).filter(([, v]) => !hasUnknown(v)));
-  const failures: Failure[] = [];
-  const fail = (property: string, reasons: string[]) => reasons.forEach((reason) => failures.push({ property, reason }));
-  for (const k of Object.keys(news)) {
-    if (!DEVICE_FIELDS.includes(k) && k !== "__provider") fail(k, [`${k}: unknown field; accepted fields: ${DEVICE_FIELDS.join(", ")}`]);
-  }
-  try {
-    if (news.connection !== undefined) parseConnection(news.connection);
-  } catch (err) {
-    fail("connection", err instanceof InputError ? err.problems : [String(err)]);
-  }
+  const { news, failures, fail } = startCheck(input, DEVICE_FIELDS);
   if ("domain" in news) {
     const p = domainNameProblem(news.domain, "domain");
     if (p) fail("domain", [p]);
