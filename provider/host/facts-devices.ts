@@ -191,7 +191,8 @@ export function readNetwork(dump: FactsDump, pci: PciDevice[]): NetworkFacts {
     const holder = addrs.find((a) => plainAddress(a.cidr.split("/")[0]) === server);
     ssh = { clientAddress: plainAddress(conn[0]), serverAddress: server, interface: holder?.ifname ?? null };
   }
-  return { addressesKnown: ipOutput !== undefined, ssh, nics };
+  const arp = dump.file("/proc/sys/net/ipv4/conf/all/arp_filter")?.trim();
+  return { addressesKnown: ipOutput !== undefined, ssh, nics, arpFilter: arp === undefined ? null : arp === "1" };
 }
 
 export function readPciDevices(dump: FactsDump): PciDevice[] {

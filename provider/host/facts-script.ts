@@ -76,7 +76,7 @@ printf '@@kvmtune:facts 1\n'
 while IFS= read -r kt_l; do
   case $kt_l in Uid:*) kt_var status-uid "$kt_l"; break ;; esac
 done 2>/dev/null <"$R/proc/self/status"
-kt_file /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /proc/cmdline /proc/meminfo /proc/mounts /proc/swaps /proc/modules
+kt_file /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /proc/cmdline /proc/meminfo /proc/mounts /proc/swaps /proc/modules /proc/sys/net/ipv4/conf/all/arp_filter
 if [ -r "$R/proc/cpuinfo" ]; then
   printf '@@kvmtune:cmd cpuinfo-head\n'
   while IFS= read -r kt_l; do

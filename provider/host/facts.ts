@@ -229,6 +229,8 @@ export interface NetworkFacts {
   ssh: SshSession | null;
   /** Sorted by name. */
   nics: Nic[];
+  /** net.ipv4.conf.all.arp_filter is 1 (each NIC answers ARP only for its own addresses); null when unreadable. */
+  arpFilter: boolean | null;
 }
 
 export interface SshSession {

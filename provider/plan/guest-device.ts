@@ -49,7 +49,7 @@ function planInterface(inputs: GuestDeviceInputs, ctx: GuestDeviceContext): Gues
   }
   const vcpus = readOwnedParts(ctx.domain).vcpu?.count ?? 1;
   const tcgDomain = attr(ctx.domain.domain, "type") === "qemu";
-  const r = planVhostInterface(ctx.facts, { ...i, type: i.type, name: inputs.domain, guestVcpus: vcpus, mac }, { tcgDomain });
+  const r = planVhostInterface(ctx.facts, { ...i, type: i.type, name: inputs.domain, guestVcpus: vcpus, mac }, { tcgDomain, arpFilter: ctx.facts.network.arpFilter === true });
   const reasons = r.ok ? [] : prefix("interface", r.reasons);
   if (i.type === "network" && !ctx.inventory.networks.includes(i.source)) {
     const have = ctx.inventory.networks.length ? ctx.inventory.networks.join(", ") : "none";

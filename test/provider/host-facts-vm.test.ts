@@ -77,6 +77,8 @@ describe("host facts on the real-kernel test VM", function () {
     assert.equal(facts.network.addressesKnown, true);
     assert.equal(nic.ipv4.length > 0, true);
     assert.equal(facts.network.ssh?.interface, nic.name);
+    // The kernel's default; VhostNetwork's arp_filter advice reads it.
+    assert.equal(facts.network.arpFilter, false);
   });
 
   it("reads the same topology as an unprivileged user (kvmt) and through login noise (noisy, uid 0)", async function () {

@@ -41,7 +41,7 @@ const EMPTY: HostFacts = {
   memory: { totalKiB: null, freeKiB: null, availableKiB: null, defaultHugepageSizeKiB: null, hugepages: [], thp: null },
   blockDevices: [],
   swaps: [],
-  network: { addressesKnown: false, ssh: null, nics: [] },
+  network: { addressesKnown: false, ssh: null, nics: [], arpFilter: null },
   pciDevices: [],
   iommuGroups: [],
   virt: { vhostNetDevice: null, kvmDevice: null, loadedModules: [], sysfsModules: [], virsh: null },
