@@ -124,6 +124,8 @@ export interface DomainWrite {
   attach?: { xml: string; live: boolean };
   /** `virsh detach-device` of this element XML: `--config`, plus `--live` when `live`. */
   detach?: { xml: string; live: boolean };
+  /** `virsh update-device --config`: replaces the persistent device with the same key, nothing else (unlike define). */
+  updateConfig?: string;
 }
 
 const WRITE_SCRIPT = `${PRELUDE}ops=$(mktemp) || exit 1
@@ -133,6 +135,7 @@ step() { k=$1; shift; "$@" >/dev/null 2>"$t"; rc=$?; printf '%s %s %s\\n' "$k" "
 while IFS=' ' read -r op a b c <&3; do
   case "$op" in
     define) step define v define --validate /dev/stdin ;;
+    update) step update v update-device --config -- "$name" /dev/stdin ;;
     attach|detach) if [ "$a" = live ]; then step "$op" v "$op-device" --live --config -- "$name" /dev/stdin; else step "$op" v "$op-device" --config -- "$name" /dev/stdin; fi ;;
     start) step start v start -- "$name" </dev/null ;;
     autostart) if [ "$a" = on ]; then step autostart v autostart -- "$name" </dev/null; else step autostart v autostart --disable -- "$name" </dev/null; fi ;;
@@ -175,11 +178,12 @@ export async function writeDomain(session: RemoteSession, name: string, w: Domai
     lines.push(`${p.kind} ${p.config ? "config" : "live"} ${p.kind === "emulatorpin" ? "-" : p.id} ${p.cpuset}`);
   }
   if (w.remove) lines.push("destroy", "undefine");
-  const payloads = [w.define, w.attach?.xml, w.detach?.xml].filter((x) => x !== undefined);
+  const payloads = [w.define, w.attach?.xml, w.detach?.xml, w.updateConfig].filter((x) => x !== undefined);
   // Only one XML document fits on stdin after the step list.
-  if (payloads.length > 1) throw new Error("one domain write carries at most one of define, attach and detach");
+  if (payloads.length > 1) throw new Error("one domain write carries at most one of define, attach, detach and updateConfig");
   if (w.attach) lines.push(`attach ${w.attach.live ? "live" : "config"}`);
   if (w.detach) lines.push(`detach ${w.detach.live ? "live" : "config"}`);
+  if (w.updateConfig !== undefined) lines.push("update");
   if (lines.length === 0) return [];
   const stdin = `${name}\n${lines.join("\n")}\nend\n${payloads[0] ?? ""}`;
   const r = await session.run(WRITE_SCRIPT, { stdin, label: `write domain (${lines.map((l) => l.split(" ")[0]).join(", ")})` });

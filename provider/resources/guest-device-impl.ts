@@ -1,7 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { describeDiff, parseDomainXml, type PartDiff } from "../libvirt";
 import { applyDevicePart, deviceElementXml, diffDevicePart, findDevices, readDevicePart, renderDeviceXml, type DevicePart } from "../libvirt/device-xml";
-import { renderDomainXml } from "../libvirt/serialize";
 import { readDomainState, VirshStepError, writeDomain, type DomainState } from "../libvirt/virsh";
 import { readLibvirtInventory } from "../libvirt/virsh-devices";
 import { resolveBlockDevice } from "../host/block-preflight";
@@ -150,9 +149,11 @@ export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDe
       await liveOrConfig(s, news.domain, "attach", renderDeviceXml(device), st.active && news.live !== false, notes);
     } else {
       // Queue counts, MTU, cache modes cannot change in a running guest: the definition changes, restartRequired says the rest.
+      // update-device replaces this device only (keeping its PCI address), so devices other resources attach meanwhile survive.
+      const before = deviceElementXml(doc, device.kind, device.key);
       applyDevicePart(doc, device);
-      const xml = renderDomainXml(doc);
-      if (xml !== st.inactiveXml) await writeDomain(s, news.domain, { define: xml });
+      const xml = deviceElementXml(doc, device.kind, device.key)!;
+      if (xml !== before) await writeDomain(s, news.domain, { updateConfig: xml });
     }
     return { outs: await readBack(s, news, id, device, notes, olds) };
   });

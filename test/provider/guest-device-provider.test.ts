@@ -163,6 +163,32 @@ describe("GuestDevice through the SDK's dynamic-provider server (real libvirtd)"
     });
   });
 
+  describe("two devices of one domain changed at once (as pulumi up runs them)", () => {
+    it("attaches and updates a NIC and a disk concurrently without either write losing the other's device", async () => {
+      const dom = "kvmt-gd3";
+      await defineDomain(lv, tinyDomainXml({ name: dom, vcpus: 2 }));
+      const img = await createDiskImage(lv, "kvmt-gd3.raw", 8);
+      const loop3 = (await lv.ssh(`losetup -f --show ${shQuote(img)}`)).stdout.trim();
+      try {
+        const nicIn = withProvider({ connection, domain: dom, interface: { type: "bridge", source: "br0", mac: "52:54:00:6b:00:03" } }, text);
+        const diskIn = withProvider({ connection, domain: dom, disk: { path: loop3, target: "vdb" } }, text);
+        const [nic, disk] = await Promise.all([server.create(dynamicUrn("n3"), nicIn), server.create(dynamicUrn("d3"), diskIn)]);
+        const [n2, d2] = await Promise.all([
+          server.update(nic.id, dynamicUrn("n3"), nic.outs, { ...nicIn, interface: { ...(nicIn.interface as Props), mtu: 1400 } }),
+          server.update(disk.id, dynamicUrn("d3"), disk.outs, { ...diskIn, disk: { ...(diskIn.disk as Props), io: "threads" } }),
+        ]);
+        const xml = await inactive(dom);
+        assert.match(xml, /<mac address='52:54:00:6b:00:03'\/>(.|\n)*<mtu size='1400'\/>/);
+        assert.match(xml, /cache='none' io='threads'\/>/);
+        await Promise.all([server.delete(nic.id, dynamicUrn("n3"), n2.outs), server.delete(disk.id, dynamicUrn("d3"), d2.outs)]);
+        const after = await inactive(dom);
+        assert.doesNotMatch(after, /52:54:00:6b:00:03|<disk type='block'/);
+      } finally {
+        await lv.ssh(`losetup -d ${shQuote(loop3)}`);
+      }
+    });
+  });
+
   describe("block passthrough of a loop device made for the test", () => {
     const urn = dynamicUrn("kvmt-gd1-disk");
     let loop: string;
