@@ -163,6 +163,24 @@ describe("GuestDevice through the SDK's dynamic-provider server (real libvirtd)"
     });
   });
 
+  describe("a running guest with no free hot-plug slot", () => {
+    it("attaches to the definition only, says why, and marks it restart-required", async () => {
+      const dom = "kvmt-gd4";
+      // libvirt leaves one PCIe root port free; the first NIC takes it, so q35 has no slot for a second while running.
+      await defineDomain(lv, tinyDomainXml({ name: dom, vcpus: 1 }));
+      await virsh("start", dom);
+      const first = await server.create(dynamicUrn("n4a"), withProvider({ connection, domain: dom, interface: { type: "bridge", source: "br0", mac: "52:54:00:6b:00:14" } }, text));
+      assert.equal(first.outs.attachedLive, true);
+      const mac = "52:54:00:6b:00:04";
+      const { outs } = await server.create(dynamicUrn("n4"), withProvider({ connection, domain: dom, interface: { type: "bridge", source: "br0", mac } }, text));
+      assert.deepEqual([outs.attachedLive, outs.restartRequired, outs.restartReasons], [false, true, [`devices.interface[${mac}]: (absent) → bridge bridge=br0 virtio`]]);
+      assert.match((outs.notes as string[]).join("\n"), /the running domain refused the hot-plug \(virsh attach of 'kvmt-gd4' on 127\.0\.0\.1:\d+ failed: .*\); the persistent definition was changed, the guest sees it after its next restart/);
+      assert.match(await inactive(dom), new RegExp(mac));
+      assert.doesNotMatch(await live(dom), new RegExp(mac));
+      await virsh("destroy", dom);
+    });
+  });
+
   describe("two devices of one domain changed at once (as pulumi up runs them)", () => {
     it("attaches and updates a NIC and a disk concurrently without either write losing the other's device", async () => {
       const dom = "kvmt-gd3";
