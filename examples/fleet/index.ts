@@ -9,9 +9,15 @@ import { companyKvmHost } from "./profile";
 interface HostEntry {
   name: string;
   address: string;
+  /** SSH port (22). */
+  port?: number;
+  /** Automation user ("kvmtune", with passwordless sudo). */
+  user?: string;
   hostKey: string;
   dataDisks?: string[];
   guestCpus?: string;
+  /** 1G pages per NUMA node ([16, 16]); [] for none. */
+  gigPagesPerNode?: number[];
 }
 
 const config = new pulumi.Config();
@@ -21,9 +27,9 @@ const hosts = config.requireObject<HostEntry[]>("hosts");
 const tuned = hosts.map((h) =>
   companyKvmHost({
     name: h.name,
-    connection: { host: h.address, user: "kvmtune", privateKey, hostKey: h.hostKey },
+    connection: { host: h.address, port: h.port ?? 22, user: h.user ?? "kvmtune", privateKey, hostKey: h.hostKey },
     dataDisks: h.dataDisks ?? ["nvme0n1"],
-    gigPagesPerNode: [16, 16],
+    gigPagesPerNode: h.gigPagesPerNode ?? [16, 16],
     guestCpus: h.guestCpus ?? "2-31,34-63",
   }),
 );

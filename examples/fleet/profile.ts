@@ -22,7 +22,7 @@ export function companyKvmHost(h: CompanyHost, extra: Partial<TunedHostArgs> = {
     {
       connection: h.connection,
       preset: "virtual-host",
-      hugepages: h.gigPagesPerNode ? { "1G": h.gigPagesPerNode } : undefined,
+      hugepages: h.gigPagesPerNode?.length ? { "1G": h.gigPagesPerNode } : undefined,
       schedulers: Object.fromEntries(h.dataDisks.map((d) => [d, "none"])),
       readaheadKb: Object.fromEntries(h.dataDisks.map((d) => [d, 4096])),
       modules: ["vhost_net", "vfio-pci"],
