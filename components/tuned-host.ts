@@ -84,14 +84,22 @@ export interface TunedHostArgs {
 
 /** Which TunedHost owns which key on which host, within this program. */
 const owners = new Map<string, Map<string, string>>();
+/** How a TunedHost made by another component is named in errors, by its name. */
+const ownerLabels = new Map<string, string>();
+
+/** Names a TunedHost another component creates, for ownership errors (e.g. a VhostNetwork's host side). */
+export function labelTunedHost(name: string, label: string): void {
+  ownerLabels.set(name, label);
+}
 
 function claim(hostId: string, owner: string, keys: string[]): void {
   const taken = owners.get(hostId) ?? new Map<string, string>();
   owners.set(hostId, taken);
+  const label = (n: string) => ownerLabels.get(n) ?? `TunedHost "${n}"`;
   for (const key of keys) {
     const other = taken.get(key);
     if (other !== undefined && other !== owner) {
-      throw new Error(`TunedHost "${owner}" and TunedHost "${other}" both set ${key} on ${hostId}; each setting needs exactly one owner`);
+      throw new Error(`${label(owner)} and ${label(other)} both set ${key} on ${hostId}; each setting needs exactly one owner`);
     }
     taken.set(key, owner);
   }

@@ -3,7 +3,7 @@ import { stableMac } from "../provider/plan/vhost-net";
 import { GuestDevice } from "../provider/resources/guest-device";
 import { InputError } from "../provider/spec/issues";
 import { GuestDeviceComponent, resolveGuest, type GuestTarget } from "./guest-target";
-import { TunedHost } from "./tuned-host";
+import { labelTunedHost, TunedHost } from "./tuned-host";
 
 /**
  * Arguments of a VhostNetwork: one guest NIC, either virtio-net with the
@@ -82,6 +82,7 @@ export class VhostNetwork extends GuestDeviceComponent {
     const { connection, domain, dependsOn } = resolveGuest(args.guest);
     this.mac = args.mac ?? stableMac(name);
     if (args.manageHost !== false) {
+      labelTunedHost(`${name}-host`, `VhostNetwork "${name}" (its host side; set manageHost: false to leave these settings to the other owner)`);
       this.host = new TunedHost(`${name}-host`, {
         connection,
         ...(sriov ? {} : { modules: ["vhost_net"] }),

@@ -59,6 +59,17 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
     assert.equal(tuning.inputs.allowVfRecreate, false);
   });
 
+  it("VhostNetwork's host side and a TunedHost owning vhost_net too: an error naming both, and the way out", async () => {
+    const other = { host: "10.1.0.7", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
+    new kvmtune.TunedHost("hv07", { connection: other, preset: "virtual-host" });
+    const net = new kvmtune.VhostNetwork("db7-net", { guest: { connection: other, domain: "db7" }, source: "br0" });
+    const message = await new Promise<string>((resolve) => {
+      process.once("unhandledRejection", (e) => resolve((e as Error).message));
+      net.host!.settings.apply(() => resolve("no error"));
+    });
+    assert.equal(message, 'error serializing property "settings": VhostNetwork "db7-net" (its host side; set manageHost: false to leave these settings to the other owner) and TunedHost "hv07" both set module:vhost_net on 10.1.0.7:22; each setting needs exactly one owner');
+  });
+
   it("VhostNetwork with manageHost false registers no TunedHost", async () => {
     new kvmtune.VhostNetwork("db9-shared", { guest, source: "virbr0", type: "network", manageHost: false });
     await settle();
