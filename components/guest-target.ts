@@ -1,15 +1,44 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { HostFacts } from "../provider/host/facts";
+import { factsProblems, type GuestHints } from "../provider/plan/guest-device";
 import type { GuestDevice } from "../provider/resources/guest-device";
+import type { GuestDeviceInputs } from "../provider/spec/guest-device";
 import type { ConnectionArgs } from "./connection";
+import { cachedHostFacts } from "./host-facts-cache";
 import { NumaPinnedGuest } from "./numa-pinned-guest";
 
 /** The guest a device is attached to: a NumaPinnedGuest, or an existing domain on a host. */
 export type GuestTarget = NumaPinnedGuest | { connection: pulumi.Input<ConnectionArgs>; domain: pulumi.Input<string> };
 
-/** Connection, domain name and what the device must wait for. */
-export function resolveGuest(guest: GuestTarget): { connection: pulumi.Input<ConnectionArgs>; domain: pulumi.Input<string>; dependsOn: pulumi.Resource[] } {
-  if (guest instanceof NumaPinnedGuest) return { connection: guest.connection, domain: guest.domainName, dependsOn: [guest.domain] };
-  return { connection: guest.connection, domain: guest.domain, dependsOn: [] };
+export interface ResolvedGuest {
+  connection: pulumi.Input<ConnectionArgs>;
+  domain: pulumi.Input<string>;
+  /** What the device must wait for. */
+  dependsOn: pulumi.Resource[];
+  /** The host's facts, for the checks `pulumi preview` can already make. */
+  facts: pulumi.Output<HostFacts>;
+  hints: GuestHints;
+}
+
+/** Connection, domain name, facts and what the program knows of the guest. `facts` overrides the host read (offline, tests). */
+export function resolveGuest(guest: GuestTarget, facts?: pulumi.Input<HostFacts>): ResolvedGuest {
+  if (guest instanceof NumaPinnedGuest) {
+    return {
+      connection: guest.connection, domain: guest.domainName, dependsOn: [guest.domain],
+      facts: facts !== undefined ? (pulumi.output(facts) as pulumi.Output<HostFacts>) : guest.facts,
+      hints: { vcpus: guest.vcpus, tcg: guest.domainType === undefined ? undefined : guest.domainType === "qemu" },
+    };
+  }
+  return { connection: guest.connection, domain: guest.domain, dependsOn: [], facts: cachedHostFacts(guest.connection, facts), hints: {} };
+}
+
+/**
+ * What the host's facts already rule out for `spec`, as the device resource's
+ * `hostProblems` input: its check reports them, so `pulumi preview` fails
+ * cleanly (a rejected output would leave an inline Automation API program hanging).
+ */
+export function hostProblems(g: ResolvedGuest, spec: Pick<GuestDeviceInputs, "interface" | "hostdev">): pulumi.Output<string[]> {
+  return g.facts.apply((f) => factsProblems(spec, f, g.hints).map((p) => `${p} (on ${f.hostname ?? "the host"}, from its facts)`));
 }
 
 /** What VhostNetwork and PassthroughDisk report about their device. */

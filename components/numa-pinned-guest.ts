@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostFacts } from "../provider/host/facts";
-import { readHostFacts } from "../provider/host/read-facts";
 import { resolveOsVariant, type DomainDiskSpec } from "../provider/libvirt/domain-builder";
 import { planToDomainParts, pinMap } from "../provider/plan/guest-parts";
 import { HostLedger } from "../provider/plan/ledger";
@@ -11,6 +10,7 @@ import { renderPlacementSvg } from "../provider/plan/svg";
 import { LibvirtDomain } from "../provider/resources/libvirt-domain";
 import { InputError } from "../provider/spec/issues";
 import type { ConnectionArgs } from "./connection";
+import { cachedHostFacts, hostIdOf } from "./host-facts-cache";
 import { TunedHost } from "./tuned-host";
 
 /**
@@ -58,22 +58,8 @@ function argProblems(args: Record<string, unknown>): string[] {
   return problems;
 }
 
-/**
- * Facts per host per program run, and one ledger per host so guests never share
- * CPUs. A process may run the program more than once (Automation API), so facts
- * expire after a short while and a guest's earlier plan is replaced, not counted twice.
- */
-const FACTS_TTL_MS = 60_000;
-const factsCache = new Map<string, { at: number; facts: Promise<HostFacts> }>();
+/** One ledger per host, so guests of one program never share CPUs; a guest's earlier plan is replaced, not counted twice. */
 const ledgers = new Map<string, HostLedger>();
-
-function hostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
-  const hit = factsCache.get(id);
-  if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.facts;
-  const facts = readHostFacts(connection);
-  factsCache.set(id, { at: Date.now(), facts });
-  return facts;
-}
 
 /**
  * A guest placed and pinned on a host's NUMA topology: vCPU and emulator pins,
@@ -88,6 +74,12 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
   readonly domainName: pulumi.Output<string>;
   /** The LibvirtDomain resource behind this guest. */
   readonly domain: LibvirtDomain;
+  /** The host's facts the plan was made from (devices attached to this guest are checked against them too). */
+  readonly facts: pulumi.Output<HostFacts>;
+  /** vCPUs (the queue default and limit of its vhost NICs). */
+  readonly vcpus: number;
+  /** "kvm" or "qemu" (TCG) for a defined domain; undefined for an adopted one (not known in the program). */
+  readonly domainType: "kvm" | "qemu" | undefined;
   readonly plan: pulumi.Output<PlacementPlan>;
   /** `{ vcpu0: hostCpu, ... }`. */
   readonly pinMap: pulumi.Output<Record<string, number>>;
@@ -111,10 +103,9 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, ...placement } = args;
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
     const domainName = args.domainName ?? name;
-    const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
-    // Facts are read with the (secret) connection but are not secret themselves; keeping them
-    // public lets the preview show the planned pins.
-    const facts = args.facts !== undefined ? pulumi.output(args.facts) : pulumi.unsecret(pulumi.all([hostId, connection]).apply(([id, c]) => hostFacts(id, c as ConnectionArgs)));
+    const hostId = hostIdOf(connection);
+    // Public facts let the preview show the planned pins.
+    const facts = cachedHostFacts(connection, args.facts);
     const plan = pulumi.all([facts, hostId]).apply(([f, id]) => {
       const ledger = ledgers.get(id) ?? new HostLedger(f as HostFacts);
       ledgers.set(id, ledger);
@@ -149,6 +140,9 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     this.connection = pulumi.output(connection) as pulumi.Output<ConnectionArgs>;
     this.domainName = domain.name;
     this.domain = domain;
+    this.facts = facts;
+    this.vcpus = args.vcpus;
+    this.domainType = adopt ? undefined : domainType ?? "kvm";
     this.plan = plan.apply((p) => p.plan);
     this.placementSvg = plan.apply((p) => p.svg);
     this.pinMap = this.plan.apply(pinMap);

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { GuestDevice } from "../provider/resources/guest-device";
+import type { GuestDeviceInputs } from "../provider/spec/guest-device";
 import { InputError } from "../provider/spec/issues";
-import { GuestDeviceComponent, resolveGuest, type GuestTarget } from "./guest-target";
+import type { HostFacts } from "../provider/host/facts";
+import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
 
 /**
  * Arguments of a PassthroughDisk: a whole host block device (`<disk type='block'>`)
@@ -36,9 +38,11 @@ export interface PassthroughDiskArgs {
   managed?: boolean;
   /** Hot-plug into the running guest as well (default true); when libvirt refuses, the change waits for a restart (see restartRequired). */
   live?: boolean;
+  /** Check against these facts instead of reading the host in the program (offline, tests). */
+  facts?: pulumi.Input<HostFacts>;
 }
 
-const FIELDS = ["guest", "path", "target", "device", "bus", "cache", "io", "pciAddress", "managed", "live"];
+const FIELDS = ["guest", "path", "target", "device", "bus", "cache", "io", "pciAddress", "managed", "live", "facts"];
 const BLOCK_ONLY = ["path", "target", "device", "bus", "cache", "io"] as const;
 
 function argProblems(a: PassthroughDiskArgs): string[] {
@@ -58,16 +62,18 @@ export class PassthroughDisk extends GuestDeviceComponent {
     super("kvmtune:index:PassthroughDisk", name, {}, opts);
     const problems = argProblems(args);
     if (problems.length) throw new InputError(`PassthroughDisk "${name}" args`, problems);
-    const { connection, domain, dependsOn } = resolveGuest(args.guest);
-    const spec = args.path !== undefined
+    const g = resolveGuest(args.guest, args.facts);
+    const { connection, domain, dependsOn } = g;
+    // A PCI function's IOMMU group is checked against the host's facts already in preview; a block path needs its own read, at up.
+    const spec: Pick<GuestDeviceInputs, "disk" | "hostdev"> = args.path !== undefined
       ? {
           disk: {
             path: args.path, target: args.target ?? (args.bus === "scsi" ? "sda" : "vdb"),
             ...Object.fromEntries((["device", "bus", "cache", "io"] as const).filter((k) => args[k] !== undefined).map((k) => [k, args[k]])),
-          },
+          } as GuestDeviceInputs["disk"],
         }
       : { hostdev: { address: args.pciAddress!, ...(args.managed !== undefined ? { managed: args.managed } : {}) } };
-    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
+    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
     this.source = device.device.apply((d) => (d && d.kind === "disk" ? d.part.source : null));
     this.expose(device, { source: this.source });
   }

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { stableMac } from "../provider/plan/vhost-net";
 import { GuestDevice } from "../provider/resources/guest-device";
 import { InputError } from "../provider/spec/issues";
-import { GuestDeviceComponent, resolveGuest, type GuestTarget } from "./guest-target";
+import type { HostFacts } from "../provider/host/facts";
+import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
 import { labelTunedHost, TunedHost } from "./tuned-host";
 
 /**
@@ -49,9 +50,11 @@ export interface VhostNetworkArgs {
   allowVfRecreate?: boolean;
   /** Hot-plug into the running guest as well (default true); when libvirt refuses, the change waits for a restart (see restartRequired). */
   live?: boolean;
+  /** Check against these facts instead of reading the host in the program (offline, tests). */
+  facts?: pulumi.Input<HostFacts>;
 }
 
-const FIELDS = ["guest", "mode", "type", "source", "mac", "queues", "mtu", "rxQueueSize", "txQueueSize", "vf", "vlan", "manageHost", "arpFilter", "bridgeMtu", "pf", "numVfs", "allowVfRecreate", "live"];
+const FIELDS = ["guest", "mode", "type", "source", "mac", "queues", "mtu", "rxQueueSize", "txQueueSize", "vf", "vlan", "manageHost", "arpFilter", "bridgeMtu", "pf", "numVfs", "allowVfRecreate", "live", "facts"];
 const VHOST_ONLY = ["type", "source", "queues", "mtu", "rxQueueSize", "txQueueSize", "bridgeMtu"] as const;
 const SRIOV_ONLY = ["vf", "vlan", "pf", "numVfs", "allowVfRecreate"] as const;
 
@@ -79,7 +82,8 @@ export class VhostNetwork extends GuestDeviceComponent {
     const problems = argProblems(args);
     if (problems.length) throw new InputError(`VhostNetwork "${name}" args`, problems);
     const sriov = args.mode === "sriov";
-    const { connection, domain, dependsOn } = resolveGuest(args.guest);
+    const g = resolveGuest(args.guest, args.facts);
+    const { connection, domain, dependsOn } = g;
     this.mac = args.mac ?? stableMac(name);
     if (args.manageHost !== false) {
       labelTunedHost(`${name}-host`, `VhostNetwork "${name}" (its host side; set manageHost: false to leave these settings to the other owner)`);
@@ -98,7 +102,10 @@ export class VhostNetwork extends GuestDeviceComponent {
           type: args.type ?? "bridge", source: args.source!, mac: this.mac,
           ...Object.fromEntries((["queues", "mtu", "rxQueueSize", "txQueueSize"] as const).filter((k) => args[k] !== undefined).map((k) => [k, args[k]])),
         };
-    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
+    // The host's facts rule out a missing bridge, an MTU above it, a bad VF or (for a known KVM guest) no /dev/vhost-net
+    // already in preview. A bridge MTU this component raises itself is compared at up, after its TunedHost.
+    const found = hostProblems(g, { interface: args.bridgeMtu !== undefined ? { ...iface, mtu: undefined } : iface });
+    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
     this.expose(device, { mac: this.mac });
   }
 }

@@ -9,7 +9,7 @@ import { attr, type DomainDocument } from "../libvirt/dom";
 import type { DevicePart } from "../libvirt/device-xml";
 import { readOwnedParts } from "../libvirt/parts-read";
 import type { LibvirtInventory } from "../libvirt/virsh-devices";
-import type { GuestDeviceInputs } from "../spec/guest-device";
+import type { GuestDeviceInputs, InterfaceDeviceInput } from "../spec/guest-device";
 import { planBlockPassthrough } from "./passthrough-block";
 import { planPciAssignment } from "./passthrough-pci";
 import { planVhostInterface } from "./vhost-net";
@@ -34,19 +34,23 @@ export function deviceKeyOf(inputs: Pick<GuestDeviceInputs, "interface" | "disk"
   return { kind: "hostdev", key: inputs.hostdev!.address.toLowerCase() };
 }
 
+/** An SR-IOV VF as `<interface type='hostdev'>`: assignable (IOMMU group) and a network function. */
+function planVfInterface(facts: HostFacts, i: InterfaceDeviceInput): GuestDevicePlan {
+  const mac = i.mac.toLowerCase();
+  const r = planPciAssignment(facts, { address: i.source, managed: true });
+  if (!r.ok) return { ok: false, reasons: r.reasons.map((x) => x.replace(/^address /, "interface.source ")) };
+  // <interface type='hostdev'> sets the VF's MAC and VLAN through its PF's net driver: a network function only.
+  if (r.plan.classCode !== null && !r.plan.classCode.startsWith("02")) {
+    return { ok: false, reasons: [`interface.source "${r.plan.address}" is not a network function (PCI class ${r.plan.classCode}); assign it with PassthroughDisk pciAddress instead`] };
+  }
+  const part = { type: "hostdev", source: { attributes: {}, pciAddress: r.plan.address }, vlan: i.vlan ?? null };
+  return { ok: true, device: { kind: "interface", key: mac, part }, notes: r.plan.notes };
+}
+
 function planInterface(inputs: GuestDeviceInputs, ctx: GuestDeviceContext): GuestDevicePlan {
   const i = inputs.interface!;
   const mac = i.mac.toLowerCase();
-  if (i.type === "hostdev") {
-    const r = planPciAssignment(ctx.facts, { address: i.source, managed: true });
-    if (!r.ok) return { ok: false, reasons: r.reasons.map((x) => x.replace(/^address /, "interface.source ")) };
-    // <interface type='hostdev'> sets the VF's MAC and VLAN through its PF's net driver: a network function only.
-    if (r.plan.classCode !== null && !r.plan.classCode.startsWith("02")) {
-      return { ok: false, reasons: [`interface.source "${r.plan.address}" is not a network function (PCI class ${r.plan.classCode}); assign it with PassthroughDisk pciAddress instead`] };
-    }
-    const part = { type: "hostdev", source: { attributes: {}, pciAddress: r.plan.address }, vlan: i.vlan ?? null };
-    return { ok: true, device: { kind: "interface", key: mac, part }, notes: r.plan.notes };
-  }
+  if (i.type === "hostdev") return planVfInterface(ctx.facts, i);
   const vcpus = readOwnedParts(ctx.domain).vcpu?.count ?? 1;
   const tcgDomain = attr(ctx.domain.domain, "type") === "qemu";
   const r = planVhostInterface(ctx.facts, { ...i, type: i.type, name: inputs.domain, guestVcpus: vcpus, mac }, { tcgDomain, arpFilter: ctx.facts.network.arpFilter === true });
@@ -77,4 +81,33 @@ export function planGuestDevice(inputs: GuestDeviceInputs, ctx: GuestDeviceConte
   const r = planPciAssignment(ctx.facts, { address: h.address, managed: h.managed ?? true });
   if (!r.ok) return { ok: false, reasons: prefix("hostdev", r.reasons) };
   return { ok: true, device: { kind: "hostdev", key: r.plan.address, part: { type: "pci", managed: r.plan.managed } }, notes: r.plan.notes };
+}
+
+/** What the program knows of the guest before its domain exists. */
+export interface GuestHints {
+  vcpus?: number;
+  /** True for a TCG (type='qemu') domain; undefined when not known (the vhost device check then waits for the host read at up). */
+  tcg?: boolean;
+}
+
+/**
+ * The checks that need only the host's facts, for `pulumi preview` (the
+ * resource repeats all of them, and the ones needing libvirt, before it changes anything).
+ */
+export function factsProblems(inputs: Pick<GuestDeviceInputs, "interface" | "hostdev">, facts: HostFacts, guest: GuestHints): string[] {
+  const i = inputs.interface;
+  if (i?.type === "hostdev") {
+    const r = planVfInterface(facts, i);
+    return r.ok ? [] : r.reasons;
+  }
+  if (i) {
+    // Unknown vCPUs: only the 1-256 range is checked here.
+    const r = planVhostInterface(facts, { ...i, type: i.type, name: "", guestVcpus: guest.vcpus ?? 256 }, { tcgDomain: guest.tcg ?? true, arpFilter: true });
+    return r.ok ? [] : prefix("interface", r.reasons);
+  }
+  if (inputs.hostdev) {
+    const r = planPciAssignment(facts, { address: inputs.hostdev.address, managed: inputs.hostdev.managed ?? true });
+    return r.ok ? [] : prefix("hostdev", r.reasons);
+  }
+  return [];
 }

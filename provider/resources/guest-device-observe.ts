@@ -21,7 +21,11 @@ function sourceName(p: InterfacePart): string | undefined {
 }
 
 export function observedInputs(props: Props, actual: DevicePart): GuestDeviceInputs {
-  const out: GuestDeviceInputs = { connection: props.connection, domain: props.domain, ...(props.live !== undefined ? { live: props.live } : {}) };
+  const out: GuestDeviceInputs = {
+    connection: props.connection, domain: props.domain,
+    ...(props.live !== undefined ? { live: props.live } : {}),
+    ...(props.hostProblems !== undefined ? { hostProblems: props.hostProblems } : {}),
+  };
   const planned = props.device;
   if (props.interface && actual.kind === "interface" && planned.kind === "interface") {
     const i = { ...props.interface };

@@ -39,6 +39,8 @@ export interface GuestDeviceArgs {
   hostdev?: pulumi.Input<HostdevDeviceInput>;
   /** Hot-plug into the running domain as well (`--live --config`); default true. */
   live?: pulumi.Input<boolean>;
+  /** Problems the program already found against the host's facts (VhostNetwork, PassthroughDisk); check reports them, so preview fails. */
+  hostProblems?: pulumi.Input<string[]>;
 }
 
 /** One device of a libvirt domain: preflighted, attached (live where libvirt can), drift-checked, detached on delete. */

@@ -53,9 +53,11 @@ export interface GuestDeviceInputs {
   hostdev?: HostdevDeviceInput;
   /** Also change the running domain (`--live`) when it runs; default true. */
   live?: boolean;
+  /** Problems the program already found against the host's facts; reported by check. */
+  hostProblems?: string[];
 }
 
-export const DEVICE_FIELDS = ["connection", "domain", "interface", "disk", "hostdev", "live"];
+export const DEVICE_FIELDS = ["connection", "domain", "interface", "disk", "hostdev", "live", "hostProblems"];
 const INTERFACE_FIELDS = ["type", "source", "mac", "queues", "mtu", "rxQueueSize", "txQueueSize", "vlan"];
 const DISK_FIELDS = ["path", "target", "device", "bus", "cache", "io"];
 const HOSTDEV_FIELDS = ["address", "managed"];
@@ -124,5 +126,7 @@ export function deviceInputProblems(input: Record<string, unknown>): Failure[] {
   check("disk", diskProblems);
   check("hostdev", hostdevProblems);
   if (news.live !== undefined && typeof news.live !== "boolean") fail("live", [`live: ${showValue(news.live)} is not accepted; expected true or false`]);
+  const found = news.hostProblems;
+  if (Array.isArray(found) && found.length) fail(kinds[0] ?? "interface", found.map(String));
   return failures;
 }

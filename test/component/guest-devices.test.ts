@@ -7,6 +7,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseHostFacts } from "../../provider/host/facts";
 import { stableMac } from "../../provider/plan/vhost-net";
+import { deviceInputProblems } from "../../provider/spec/guest-device";
 import { FIXTURE_DIR } from "../fixtures/facts/run-script";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
@@ -19,6 +20,7 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
   let kvmtune: typeof import("../../index");
   const connection = { host: "10.1.0.9", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
   const guest = { connection, domain: "db9" };
+
   before(async () => {
     await pulumi.runtime.setMocks(
       {
@@ -40,7 +42,7 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
   });
 
   it("VhostNetwork: a vhost NIC keyed by a MAC derived from its name, with vhost_net, arp_filter and the bridge MTU on a TunedHost", async () => {
-    const net = new kvmtune.VhostNetwork("db9-net", { guest, source: "br0", mtu: 9000, bridgeMtu: 9000, arpFilter: true, queues: 4 });
+    const net = new kvmtune.VhostNetwork("db9-net", { guest, facts, source: "br0", mtu: 9000, bridgeMtu: 9000, arpFilter: true, queues: 4 });
     await settle();
     assert.equal(net.mac, stableMac("db9-net"));
     const nic = find("db9-net-nic")!;
@@ -51,18 +53,18 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
   });
 
   it("VhostNetwork sriov mode: a hostdev interface on the VF with its VLAN, and the PF's VF count on the TunedHost", async () => {
-    new kvmtune.VhostNetwork("db9-vf", { guest, mode: "sriov", vf: "0000:3b:02.1", vlan: 42, pf: "0000:3b:00.0", numVfs: 4, mac: "52:54:00:00:00:42" });
+    new kvmtune.VhostNetwork("db9-vf", { guest, facts, mode: "sriov", vf: "0000:18:02.0", vlan: 42, pf: "0000:18:00.0", numVfs: 4, mac: "52:54:00:00:00:42" });
     await settle();
-    assert.deepEqual(find("db9-vf-nic")!.inputs.interface, { type: "hostdev", source: "0000:3b:02.1", mac: "52:54:00:00:00:42", vlan: 42 });
+    assert.deepEqual(find("db9-vf-nic")!.inputs.interface, { type: "hostdev", source: "0000:18:02.0", mac: "52:54:00:00:00:42", vlan: 42 });
     const tuning = find("db9-vf-host-tuning")!;
-    assert.deepEqual(Object.values(tuning.inputs.settings).flatMap((g) => Object.keys(g as object)), ["sriov:0000:3b:00.0:numvfs"]);
+    assert.deepEqual(Object.values(tuning.inputs.settings).flatMap((g) => Object.keys(g as object)), ["sriov:0000:18:00.0:numvfs"]);
     assert.equal(tuning.inputs.allowVfRecreate, false);
   });
 
   it("VhostNetwork's host side and a TunedHost owning vhost_net too: an error naming both, and the way out", async () => {
     const other = { host: "10.1.0.7", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
     new kvmtune.TunedHost("hv07", { connection: other, preset: "virtual-host" });
-    const net = new kvmtune.VhostNetwork("db7-net", { guest: { connection: other, domain: "db7" }, source: "br0" });
+    const net = new kvmtune.VhostNetwork("db7-net", { guest: { connection: other, domain: "db7" }, facts, source: "br0" });
     const message = await new Promise<string>((resolve) => {
       process.once("unhandledRejection", (e) => resolve((e as Error).message));
       net.host!.settings.apply(() => resolve("no error"));
@@ -71,7 +73,7 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
   });
 
   it("VhostNetwork with manageHost false registers no TunedHost", async () => {
-    new kvmtune.VhostNetwork("db9-shared", { guest, source: "virbr0", type: "network", manageHost: false });
+    new kvmtune.VhostNetwork("db9-shared", { guest, facts, source: "virbr0", type: "network", manageHost: false });
     await settle();
     assert.ok(find("db9-shared-nic"));
     assert.equal(find("db9-shared-host-tuning"), undefined);
@@ -79,7 +81,7 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
 
   it("VhostNetwork refuses args of the other mode, a missing source or VF, and unknown fields", () => {
     assert.throws(() => new kvmtune.VhostNetwork("bad1", { guest, vf: "0000:3b:02.1", queues: 2, colour: "red" } as never), {
-      message: `invalid VhostNetwork "bad1" args:\n  - colour: unknown field; accepted fields: guest, mode, type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vf, vlan, manageHost, arpFilter, bridgeMtu, pf, numVfs, allowVfRecreate, live\n  - vf: only used in sriov mode\n  - source: required in vhost mode (the bridge, libvirt network or host NIC)`,
+      message: `invalid VhostNetwork "bad1" args:\n  - colour: unknown field; accepted fields: guest, mode, type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vf, vlan, manageHost, arpFilter, bridgeMtu, pf, numVfs, allowVfRecreate, live, facts\n  - vf: only used in sriov mode\n  - source: required in vhost mode (the bridge, libvirt network or host NIC)`,
     });
     assert.throws(() => new kvmtune.VhostNetwork("bad2", { guest, mode: "sriov", mtu: 9000, pf: "ens1f0" }), {
       message: `invalid VhostNetwork "bad2" args:\n  - mtu: only used in vhost mode\n  - vf: required in sriov mode (the VF's PCI address, e.g. "0000:3b:02.1")\n  - pf and numVfs: give both (the PF and its VF count) or neither`,
@@ -87,18 +89,43 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
   });
 
   it("PassthroughDisk: a block disk with the talk's defaults left to the resource, or a PCI function", async () => {
-    new kvmtune.PassthroughDisk("db9-data", { guest, path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4" });
-    new kvmtune.PassthroughDisk("db9-lun", { guest, path: "/dev/sdc", bus: "scsi", device: "lun" });
-    new kvmtune.PassthroughDisk("db9-nvme", { guest, pciAddress: "0000:5e:00.0" });
+    new kvmtune.PassthroughDisk("db9-data", { guest, facts, path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4" });
+    new kvmtune.PassthroughDisk("db9-lun", { guest, facts, path: "/dev/sdc", bus: "scsi", device: "lun" });
+    new kvmtune.PassthroughDisk("db9-gpu", { guest, facts, pciAddress: "0000:3b:00.0" });
     await settle();
     assert.deepEqual(find("db9-data-dev")!.inputs.disk, { path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", target: "vdb" });
     assert.deepEqual(find("db9-lun-dev")!.inputs.disk, { path: "/dev/sdc", target: "sda", device: "lun", bus: "scsi" });
-    assert.deepEqual(find("db9-nvme-dev")!.inputs.hostdev, { address: "0000:5e:00.0" });
+    assert.deepEqual(find("db9-gpu-dev")!.inputs.hostdev, { address: "0000:3b:00.0" });
   });
 
   it("PassthroughDisk refuses both or neither of path and pciAddress, and block options with a PCI function", () => {
     assert.throws(() => new kvmtune.PassthroughDisk("bad3", { guest }), { message: `invalid PassthroughDisk "bad3" args:\n  - path or pciAddress: give exactly one (a block device path, or a PCI function)` });
     assert.throws(() => new kvmtune.PassthroughDisk("bad4", { guest, pciAddress: "0000:5e:00.0", cache: "none" }), { message: `invalid PassthroughDisk "bad4" args:\n  - cache: only used with path (block mode)` });
+  });
+
+  it("finds in the program what the host's facts rule out (a missing bridge, an MTU above it, queues above the guest's vCPUs, the root disk's controller, the management NIC's IOMMU group) for the device's check to report in preview", async () => {
+    const db = new kvmtune.NumaPinnedGuest("db6", { host: connection, facts, vcpus: 2, memoryMiB: 1024 });
+    new kvmtune.VhostNetwork("db6-net", { guest: db, source: "br9", manageHost: false });
+    new kvmtune.VhostNetwork("db6-net2", { guest: db, source: "br0", queues: 4, mtu: 9216, manageHost: false });
+    new kvmtune.PassthroughDisk("db6-nvme", { guest: db, pciAddress: "0000:5e:00.0" });
+    new kvmtune.VhostNetwork("db6-vf", { guest: db, mode: "sriov", vf: "0000:18:00.1" });
+    new kvmtune.VhostNetwork("db6-ok", { guest: db, source: "br0", mtu: 9000, manageHost: false });
+    await settle();
+    const on = " (on hv01, from its facts)";
+    assert.deepEqual(find("db6-net-nic")!.inputs.hostProblems, [`interface.source: bridge "br9" does not exist on this host; it has br0, eno1, eno2, enp24s2, lo, virbr0, vnet0${on}`]);
+    assert.deepEqual(find("db6-net2-nic")!.inputs.hostProblems, [
+      `interface.queues: 4 is more than the guest's 2 vCPUs; expected at most 2 (one queue per vCPU)${on}`,
+      `interface.mtu: 9216 is more than br0's MTU 9000; raise it on the host first (TunedHost mtu: { br0: 9216 })${on}`,
+    ]);
+    assert.deepEqual(find("db6-nvme-dev")!.inputs.hostProblems, [`hostdev.address "0000:5e:00.0" is the controller of the root disk nvme0n1: / is mounted from /dev/mapper/vg0-root (dm-0 on nvme0n1p3)${on}`]);
+    assert.deepEqual(find("db6-vf-nic")!.inputs.hostProblems, [`interface.source "0000:18:00.1": IOMMU group 30 also holds 0000:18:00.0 (eno1), the management NIC (SSH session to 192.168.10.11 on br0, a bridge with port eno1); assigning the group would cut the host off${on}`]);
+    assert.deepEqual(find("db6-ok-nic")!.inputs.hostProblems, []);
+  });
+
+  it("the device's check turns those findings into failures, so preview stops there", async () => {
+    assert.deepEqual(deviceInputProblems({ domain: "db6", interface: { type: "bridge", source: "br9", mac: "52:54:00:00:00:06" }, hostProblems: ["interface.source: bridge \"br9\" does not exist"] }), [
+      { property: "interface", reason: 'interface.source: bridge "br9" does not exist' },
+    ]);
   });
 
   it("attaches to a NumaPinnedGuest: its domain name and connection, after its domain exists", async () => {

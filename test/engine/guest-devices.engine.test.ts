@@ -66,6 +66,18 @@ describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real lib
     assert.match(await inactive(), /<driver name='vhost' queues='2'\/>/);
   });
 
+  it("pulumi preview already refuses a NIC on a missing bridge, reading the host in the program", async () => {
+    const bad = await inlineStack("kvmtune-devices-preview-test", async () => {
+      new VhostNetwork("eng-bad-net", { guest: { connection: { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey }, domain: "eng-dev" }, source: "br9", manageHost: false });
+    });
+    try {
+      await assert.rejects(bad.run((onOutput) => bad.stack.preview({ onOutput })));
+      assert.match(bad.output(), /interface\.source: bridge "br9" does not exist on this host; it has .*br0.* \(on \S+, from its facts\)/);
+    } finally {
+      await bad.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
+    }
+  });
+
   it("destroy detaches both devices and undefines the guest", async () => {
     await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
     assert.equal((await lv.virsh(["list", "--all", "--name"])).stdout.trim(), "");
