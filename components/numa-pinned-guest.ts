@@ -111,10 +111,11 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       ledgers.set(id, ledger);
       ledger.remove(domainName);
       const r = ledger.place({ name: domainName, ...placement });
-      if (!r.ok) throw new InputError(`placement of NumaPinnedGuest "${name}" on ${id}`, r.reasons);
+      // Handed to the domain's check, so preview fails cleanly (a rejected output would hang an inline Automation API program).
+      if (!r.ok) return { plan: null, svg: "", problems: r.reasons.map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
       const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title: `Guest placement on ${(f as HostFacts).hostname ?? id}` });
       if (placementSvgPath) fs.writeFileSync(placementSvgPath, svg);
-      return { plan: r.plan, svg };
+      return { plan: r.plan, svg, problems: [] as string[] };
     });
     // In adopt mode the OS id is an owned part; a defined domain gets it from its spec.
     let osinfo: string | undefined;
@@ -123,7 +124,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       if ("problem" in os) throw new InputError(`NumaPinnedGuest "${name}" args`, [`osVariant: ${os.problem}`]);
       osinfo = os.uri;
     }
-    const parts = plan.apply(({ plan: p }) => planToDomainParts(p, { cpuMode: cpuMode, ...(osinfo ? { osinfo } : {}) }));
+    const parts = plan.apply(({ plan: p }) => (p ? planToDomainParts(p, { cpuMode: cpuMode, ...(osinfo ? { osinfo } : {}) }) : {}));
     const domain = new LibvirtDomain(
       `${name}-domain`,
       {
@@ -132,6 +133,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         mode: adopt ? "adopt" : "define",
         domain: adopt ? undefined : { memoryMiB: args.memoryMiB, vcpus: args.vcpus, osVariant: osVariant, type: domainType, disks: disks },
         parts,
+        planProblems: plan.apply((p) => p.problems),
         start: start ?? false,
         autostart: autostart,
       },
@@ -143,10 +145,11 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     this.facts = facts;
     this.vcpus = args.vcpus;
     this.domainType = adopt ? undefined : domainType ?? "kvm";
-    this.plan = plan.apply((p) => p.plan);
+    // Unset (null) only when placement failed; the domain's check then stops the run.
+    this.plan = plan.apply((p) => p.plan!);
     this.placementSvg = plan.apply((p) => p.svg);
-    this.pinMap = this.plan.apply(pinMap);
-    this.hugepagesNeeded = this.plan.apply((p) => p.hugepages.map((h) => ({ node: h.node, size: h.sizeKiB >= 1048576 ? "1G" : "2M", pages: h.pages })));
+    this.pinMap = this.plan.apply((p) => (p ? pinMap(p) : {}));
+    this.hugepagesNeeded = this.plan.apply((p) => (p?.hugepages ?? []).map((h) => ({ node: h.node, size: h.sizeKiB >= 1048576 ? "1G" : "2M", pages: h.pages })));
     this.xml = domain.xml;
     this.restartRequired = domain.restartRequired;
     this.restartReasons = domain.restartReasons;

@@ -27,9 +27,11 @@ export interface LibvirtDomainInputs {
   start?: boolean;
   /** Start the domain with the host; omitted = not owned. */
   autostart?: boolean;
+  /** Problems the program found planning the domain; reported by check. */
+  planProblems?: string[];
 }
 
-export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart"];
+export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "planProblems"];
 
 export type { Failure } from "../spec/check-failures";
 
@@ -72,6 +74,7 @@ function conflicts(domain: DomainSpec, parts: Partial<OwnedParts>): string[] {
  */
 export function inputProblems(input: Record<string, unknown>): Failure[] {
   const { news, failures, fail } = startCheck(input, INPUT_FIELDS);
+  if (Array.isArray(news.planProblems)) fail("parts", news.planProblems.map(String));
   const nameProblem = "name" in input && !("name" in news) ? undefined : domainNameProblem(news.name);
   if (nameProblem) fail("name", [nameProblem]);
   const mode = news.mode;

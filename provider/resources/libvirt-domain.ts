@@ -45,6 +45,8 @@ export interface LibvirtDomainArgs {
   start?: pulumi.Input<boolean>;
   /** Start the domain with the host; omitted = not owned. */
   autostart?: pulumi.Input<boolean>;
+  /** Problems the program found planning the domain (NumaPinnedGuest placement); check reports them, so preview fails. */
+  planProblems?: pulumi.Input<string[]>;
 }
 
 /** One libvirt domain's owned parts: applied (live where libvirt allows), drift-checked, and undone on delete. */

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseHostFacts } from "../../provider/host/facts";
+import { inputProblems } from "../../provider/libvirt/virsh-inputs";
 import { FIXTURE_DIR } from "../fixtures/facts/run-script";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
@@ -57,6 +58,16 @@ describe("NumaPinnedGuest component (mocks)", function () {
     const svg = readFileSync(svgPath, "utf8");
     assert.ok(svg.includes("db1 v0") && svg.includes("web1 v0"), "the map shows every guest planned on the host");
     rmSync(svgPath);
+  });
+
+  it("hands a placement that cannot fit to the domain's check (so preview fails there) instead of throwing from an output", async () => {
+    new kvmtune.NumaPinnedGuest("huge1", { host: { host: "10.1.0.3", password: pulumi.secret("pw12"), hostKey: HOST_KEY }, facts, vcpus: 512, memoryMiB: 1024 });
+    await new Promise((r) => setTimeout(r, 100));
+    const child = registered.find((r) => r.name === "huge1-domain")!;
+    assert.deepEqual(child.inputs.parts, {});
+    assert.ok(child.inputs.planProblems.length > 0);
+    for (const p of child.inputs.planProblems) assert.match(p, /^placement of NumaPinnedGuest "huge1" on 10\.1\.0\.3:22: /);
+    assert.deepEqual(inputProblems({ name: "huge1", mode: "define", domain: { memoryMiB: 1024, vcpus: 512 }, parts: {}, planProblems: child.inputs.planProblems }).map((f) => f.reason), child.inputs.planProblems);
   });
 
   it("refuses unknown fields and contradictory args before planning", () => {

@@ -59,6 +59,18 @@ describe("NumaPinnedGuest with the real Pulumi engine (real libvirtd)", function
     assert.deepEqual(await vcpuAffinity(lv, "eng-guest"), { 0: String(pins.vcpu0), 1: String(pins.vcpu1) });
   });
 
+  it("pulumi preview fails cleanly, naming the reason, when a guest cannot be placed", async () => {
+    const bad = await inlineStack("kvmtune-guest-placement-test", async () => {
+      new NumaPinnedGuest("eng-huge", { host: { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey }, vcpus: 64, memoryMiB: 64, domainType: "qemu", cpuMode: "maximum" });
+    });
+    try {
+      await assert.rejects(bad.run((onOutput) => bad.stack.preview({ onOutput })));
+      assert.match(bad.output(), /placement of NumaPinnedGuest "eng-huge" on 127\.0\.0\.1:\d+: /);
+    } finally {
+      await bad.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
+    }
+  });
+
   it("destroy undefines the guest", async () => {
     await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
     const list = await lv.virsh(["list", "--all", "--name"]);
