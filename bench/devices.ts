@@ -7,8 +7,8 @@
 import { create, read, remove, update, type GuestDeviceOutputs } from "../provider/resources/guest-device-impl";
 import type { GuestDeviceInputs } from "../provider/spec/guest-device";
 import { resetTransportCounts, transportCounts } from "../provider/transport";
-import { shQuote, startLibvirtd } from "../test/support/libvirtd";
-import { createDiskImage, defineDomain, mustVirsh } from "../test/support/libvirtd-domain";
+import { startLibvirtd } from "../test/support/libvirtd";
+import { defineDomain, mustVirsh } from "../test/support/libvirtd-domain";
 import { bootingGuestXml, waitForGuestBoot } from "../test/support/libvirtd-guest";
 import { stopAllProcesses } from "../test/support/processes";
 
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     await defineDomain(lv, bootingGuestXml(lv, { name: "bench-g", vcpus: 4 }));
     await mustVirsh(lv, ["start", "bench-g"]);
     await waitForGuestBoot(lv, "bench-g");
-    loop = (await lv.ssh(`losetup -f --show ${shQuote(await createDiskImage(lv, "bench.raw", 8))}`)).stdout.trim();
+    loop = await lv.loopDevice("bench.raw", 8);
     const connection = { host: lv.host, port: lv.port, user: "root", privateKey: lv.privateKey, hostKey: lv.hostKey };
     const target = `${lv.host}:${lv.port}`;
     const devices: [string, GuestDeviceInputs, GuestDeviceInputs][] = [
@@ -58,7 +58,6 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    if (loop) await lv.ssh(`losetup -d ${shQuote(loop)}`).catch(() => undefined);
     await lv.stop();
     await stopAllProcesses();
   }

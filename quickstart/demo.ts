@@ -5,8 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { buildImage } from "../test/support/build-image";
-import { shQuote, startLibvirtd, type Libvirtd } from "../test/support/libvirtd";
-import { createDiskImage } from "../test/support/libvirtd-domain";
+import { startLibvirtd, type Libvirtd } from "../test/support/libvirtd";
 import { inlineStack, pulumiBinDir, type EngineStack } from "../test/support/engine";
 import { stopAllProcesses } from "../test/support/processes";
 import { startTestVm, type TestVm } from "../test/support/vm";
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
       const l = await startLibvirtd({ bridges: [{ name: "br0" }] });
       console.log(`      libvirtd (private namespace): ssh root@${l.host} -p ${l.port}`);
       // A throwaway 16 MiB disk for the guest, never one of this machine's own.
-      loop = (await l.ssh(`losetup -f --show ${shQuote(await createDiskImage(l, "demo-data.raw", 16))}`)).stdout.trim();
+      loop = await l.loopDevice("demo-data.raw", 16);
       console.log(`      bridge br0 and loop device ${loop} (backed by a file) for the guest's NIC and data disk`);
       return [v, l] as const;
     });
@@ -115,8 +114,6 @@ async function main(): Promise<void> {
   } finally {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
     await vm?.stop();
-    // Marked to go away as soon as its last user (the guest's qemu, stopped next) closes it.
-    if (loop) await lv?.ssh(`losetup -d ${shQuote(loop)}`).catch(() => undefined);
     await lv?.stop();
     await stopAllProcesses();
   }

@@ -9,8 +9,8 @@ import { NumaPinnedGuest } from "../../components/numa-pinned-guest";
 import { PassthroughDisk } from "../../components/passthrough-disk";
 import { VhostNetwork } from "../../components/vhost-network";
 import { inlineStack, type EngineStack } from "../support/engine";
-import { shQuote, startLibvirtd, type Libvirtd } from "../support/libvirtd";
-import { createDiskImage, mustVirsh } from "../support/libvirtd-domain";
+import { startLibvirtd, type Libvirtd } from "../support/libvirtd";
+import { mustVirsh } from "../support/libvirtd-domain";
 
 describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real libvirtd)", function () {
   this.timeout(900_000);
@@ -22,9 +22,7 @@ describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real lib
 
   before(async () => {
     lv = await startLibvirtd({ bridges: [{ name: "br0", mtu: 9000 }] });
-    const img = await createDiskImage(lv, "eng-dev-data.raw", 8);
-    loop = (await lv.ssh(`losetup -f --show ${shQuote(img)}`)).stdout.trim();
-    assert.match(loop, /^\/dev\/loop\d+$/);
+    loop = await lv.loopDevice("eng-dev-data.raw", 8);
     engine = await inlineStack("kvmtune-devices-engine-test", async () => {
       const guest = new NumaPinnedGuest("eng-dev", {
         host: { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey },
@@ -38,7 +36,6 @@ describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real lib
   });
   after(async () => {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
-    if (loop) await lv?.ssh(`losetup -d ${shQuote(loop)}`);
     await lv?.stop();
   });
 

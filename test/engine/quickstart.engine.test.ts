@@ -7,8 +7,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { quickstartProgram } from "../../quickstart/program";
 import { inlineStack, type EngineStack } from "../support/engine";
-import { shQuote, startLibvirtd, type Libvirtd } from "../support/libvirtd";
-import { createDiskImage } from "../support/libvirtd-domain";
+import { startLibvirtd, type Libvirtd } from "../support/libvirtd";
 import { makeRunDir } from "../support/processes";
 import { startTestVm, type TestVm } from "../support/vm";
 
@@ -22,7 +21,7 @@ describe("the quickstart program on the sandbox (real engine, real kernel, real 
 
   before(async () => {
     [vm, lv] = await Promise.all([startTestVm({ name: "kvmt-quick" }), startLibvirtd({ bridges: [{ name: "br0" }] })]);
-    loop = (await lv.ssh(`losetup -f --show ${shQuote(await createDiskImage(lv, "quick-data.raw", 8))}`)).stdout.trim();
+    loop = await lv.loopDevice("quick-data.raw", 8);
     svg = path.join(makeRunDir("quickstart"), "placement.svg");
     const connection = { host: vm.host, port: vm.port, privateKey: pulumi.secret(vm.privateKey), hostKey: vm.hostKey };
     const guestHost = { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey };
@@ -31,7 +30,6 @@ describe("the quickstart program on the sandbox (real engine, real kernel, real 
   after(async () => {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
     await vm?.stop();
-    if (loop) await lv?.ssh(`losetup -d ${shQuote(loop)}`);
     await lv?.stop();
   });
 

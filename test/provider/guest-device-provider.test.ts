@@ -10,7 +10,7 @@ import { guestDeviceProvider } from "../../provider/resources/guest-device";
 import { stableMac } from "../../provider/plan/vhost-net";
 import { dynamicUrn, serializeDynamicProvider, startDynamicProviderServer, withProvider, type DynamicProviderClient, type DynamicProviderError, type Props } from "../support/provider-server";
 import { startLibvirtd, shQuote, type Libvirtd } from "../support/libvirtd";
-import { createDiskImage, defineDomain, mustVirsh, qemuPid, tinyDomainXml } from "../support/libvirtd-domain";
+import { defineDomain, mustVirsh, qemuPid, tinyDomainXml } from "../support/libvirtd-domain";
 import { bootingGuestXml, guestConsole, waitForGuestBoot } from "../support/libvirtd-guest";
 
 describe("GuestDevice through the SDK's dynamic-provider server (real libvirtd)", function () {
@@ -185,8 +185,7 @@ describe("GuestDevice through the SDK's dynamic-provider server (real libvirtd)"
     it("attaches and updates a NIC and a disk concurrently without either write losing the other's device", async () => {
       const dom = "kvmt-gd3";
       await defineDomain(lv, tinyDomainXml({ name: dom, vcpus: 2 }));
-      const img = await createDiskImage(lv, "kvmt-gd3.raw", 8);
-      const loop3 = (await lv.ssh(`losetup -f --show ${shQuote(img)}`)).stdout.trim();
+      const loop3 = await lv.loopDevice("kvmt-gd3.raw", 8);
       try {
         const nicIn = withProvider({ connection, domain: dom, interface: { type: "bridge", source: "br0", mac: "52:54:00:6b:00:03" } }, text);
         const diskIn = withProvider({ connection, domain: dom, disk: { path: loop3, target: "vdb" } }, text);
@@ -215,15 +214,8 @@ describe("GuestDevice through the SDK's dynamic-provider server (real libvirtd)"
     let outs: Props;
 
     before(async () => {
-      const img = await createDiskImage(lv, "kvmt-pt.raw", 8);
-      const r = await lv.ssh(`losetup -f --show ${shQuote(img)}`);
-      assert.equal(r.code, 0, r.stderr);
-      loop = r.stdout.trim();
-      assert.match(loop, /^\/dev\/loop\d+$/);
+      loop = await lv.loopDevice("kvmt-pt.raw", 8);
       await waitForGuestBoot(lv, guest);
-    });
-    after(async () => {
-      if (loop) await lv.ssh(`losetup -d ${shQuote(loop)}`);
     });
 
     it("hot-plugs it with cache=none io=native and reads it back from libvirt and qemu", async () => {

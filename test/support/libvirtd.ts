@@ -35,7 +35,7 @@
 // over /run (so /run/libvirt is the namespace's own), a new devpts instance (the
 // guests' pty consoles do not take host ptys), and our dirs bound over
 // /etc/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt.
-import { spawn, ChildProcess } from "node:child_process";
+import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { testbedCacheDir } from "./cache";
@@ -143,6 +143,12 @@ export interface Libvirtd {
   ssh(cmd: string, opts?: SshCallOptions): Promise<SshResult>;
   /** Processes in the bed's PID namespace, read from the host's /proc. */
   processes(): NamespaceProcess[];
+  /**
+   * A loop device over a new raw image in the bed's image dir, for passthrough
+   * tests: loop devices are the machine's, so stop() detaches it from the host
+   * once the bed's qemu processes are gone.
+   */
+  loopDevice(file: string, sizeMiB: number): Promise<string>;
   /** Last lines of libvirtd's log (for failure messages). */
   logTail(lines?: number): string;
   stop(): Promise<void>;
@@ -296,6 +302,7 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
     const br = bridge as ChildProcess;
     const mx = mux;
     let stopping: Promise<void> | undefined;
+    const loops: string[] = [];
     return {
       host: "127.0.0.1",
       port,
@@ -314,12 +321,23 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
       virsh: (args, o) => run(virshCommand(args), o),
       ssh: (cmd, o) => run(cmd, o),
       processes: () => namespaceProcesses(namespaces.pid),
+      loopDevice: async (file, sizeMiB) => {
+        if (!/^[A-Za-z0-9_.-]+$/.test(file) || !(Number.isInteger(sizeMiB) && sizeMiB > 0 && sizeMiB <= 1024)) throw new Error(`loop image ${file} ${sizeMiB}M`);
+        const img = `/var/lib/libvirt/images/${file}`;
+        const r = await run(`qemu-img create -q -f raw ${shQuote(img)} ${sizeMiB}M && losetup -f --show ${shQuote(img)}`);
+        const dev = r.stdout.trim();
+        if (r.code !== 0 || !/^\/dev\/loop\d+$/.test(dev)) throw new Error(`loop device over ${img} failed: ${r.stderr.trim()}`);
+        loops.push(dev);
+        return dev;
+      },
       logTail: (n = 30) => tail(path.join(dir, "log", "libvirtd.log"), n),
       stop: () =>
         (stopping ??= (async () => {
           if (mx) await stopProcess(mx, 1000);
           await stopProcess(br, 1000);
           await stopProcess(held, 3000);
+          // qemu is gone with the namespace, so nothing holds them any more.
+          for (const dev of loops) spawnSync("losetup", ["-d", dev], { stdio: "ignore" });
           rmTree(dir);
         })()),
     };
