@@ -25,7 +25,8 @@ export interface GuestDeviceContext {
 
 export type GuestDevicePlan = { ok: true; device: DevicePart; notes: string[] } | { ok: false; reasons: string[] };
 
-const prefix = (field: string, list: string[]) => list.map((r) => `${field}.${r}`);
+// Reasons naming a field get the device's prefix ("interface.queues: ..."); host-level ones ("/dev/vhost-net is missing") stay as they are.
+const prefix = (field: string, list: string[]) => list.map((r) => (r.startsWith("/") ? r : `${field}.${r}`));
 
 /** The device key of the inputs: MAC, target dev or PCI address (lower-case). */
 export function deviceKeyOf(inputs: Pick<GuestDeviceInputs, "interface" | "disk" | "hostdev">): { kind: DevicePart["kind"]; key: string } {

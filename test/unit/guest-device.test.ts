@@ -167,7 +167,7 @@ describe("guest device plan", () => {
     const noVhost = { ...hv01, virt: { ...hv01.virt, vhostNetDevice: false } };
     assert.deepEqual(plan({ interface: { type: "bridge", source: "br0", mac: MAC } }, kvm(2), noVhost), {
       ok: false,
-      reasons: ['interface./dev/vhost-net is missing on hv01; load vhost_net (TunedHost modules: ["vhost_net"]). kvmtune never falls back to userspace virtio'],
+      reasons: ['/dev/vhost-net is missing on hv01; load vhost_net (TunedHost modules: ["vhost_net"]). kvmtune never falls back to userspace virtio'],
     });
     // A TCG domain never gets vhost from libvirt: allowed, with a note saying so.
     const tcg = plan({ interface: { type: "bridge", source: "br0", mac: MAC } }, parseDomainXml(MINIMAL), noVhost);
