@@ -1,10 +1,16 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { rebootHost } from "../host/reboot";
 
-/** HostReboot CRUD: a one-shot step, run when the pending boot-time keys change and are not empty. */
+/**
+ * HostReboot CRUD: a one-shot step, run when the pending boot-time settings
+ * change and are not empty. Its outputs keep the list it last acted on: once
+ * the reboot applied them the list read back is empty, which is no change (a
+ * clean `preview --refresh --expect-no-changes`), and settings still pending
+ * after it (a boot that could not apply them) never reboot twice.
+ */
 export interface HostRebootInputs {
   connection: unknown;
-  /** Boot-time keys waiting for a reboot (TunedHost's pendingRebootKeys). */
+  /** Boot-time settings waiting for a reboot, as `key=value` (a changed value is a new reboot). */
   pending: string[];
   timeoutSeconds?: number;
 }
@@ -28,7 +34,9 @@ export async function create(inputs: HostRebootInputs): Promise<pulumi.dynamic.C
 }
 
 export async function diff(_id: string, olds: HostRebootOutputs, news: HostRebootInputs): Promise<pulumi.dynamic.DiffResult> {
-  return { changes: JSON.stringify(olds.pending ?? []) !== JSON.stringify(news.pending ?? []) || olds.timeoutSeconds !== news.timeoutSeconds };
+  // Only a setting the last reboot was not already for: what a boot could not apply stays pending without a loop.
+  const done = new Set(olds.pending ?? []);
+  return { changes: (news.pending ?? []).some((p) => !done.has(p)) };
 }
 
 export async function update(_id: string, _olds: HostRebootOutputs, news: HostRebootInputs): Promise<pulumi.dynamic.UpdateResult> {

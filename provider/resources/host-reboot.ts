@@ -17,7 +17,7 @@ export { hostRebootProvider };
 
 export interface HostRebootArgs {
   connection: pulumi.Input<unknown>;
-  /** Reboot when this list changes and is not empty. */
+  /** Pending boot-time settings (`key=value`): reboot when this list changes and is not empty. */
   pending: pulumi.Input<string[]>;
   /** How long to wait for the host to come back. Default 600 s. */
   timeoutSeconds?: pulumi.Input<number>;

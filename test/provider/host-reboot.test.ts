@@ -26,7 +26,7 @@ describe("HostReboot (one-shot, opt-in) on a real kernel", function () {
     assert.equal(idle.outs.rebooted, false);
     assert.equal((await vm.ssh("cat /proc/sys/kernel/random/boot_id")).stdout.trim(), bootBefore);
 
-    const news = withProvider({ connection, pending: ["cmdline:isolcpus"], timeoutSeconds: 300 }, text);
+    const news = withProvider({ connection, pending: ["cmdline:isolcpus=1"], timeoutSeconds: 300 }, text);
     assert.equal((await server.diff(idle.id, urn, idle.outs, news)).changes, "some");
     const done = await server.update(idle.id, urn, idle.outs, news);
     assert.equal(done.outs.rebooted, true);
@@ -36,5 +36,14 @@ describe("HostReboot (one-shot, opt-in) on a real kernel", function () {
     assert.match(String(done.outs.cmdline), /kvmtune\.name=hv-reboot/);
     // Same pending keys again: no diff, so no reboot loop when the boot loader could not apply them.
     assert.equal((await server.diff(idle.id, urn, done.outs, news)).changes, "none");
+    // Applied by the reboot, the list reads back empty: not a change, so a refresh-preview stays clean.
+    assert.equal((await server.diff(idle.id, urn, done.outs, withProvider({ connection, pending: [], timeoutSeconds: 300 }, text))).changes, "none");
+    // Still pending after the reboot (a subset): no second reboot.
+    const two = await server.update(idle.id, urn, idle.outs, withProvider({ connection, pending: ["cmdline:isolcpus=1", "cmdline:nohz_full=1"], timeoutSeconds: 300 }, text));
+    assert.equal((await server.diff(idle.id, urn, two.outs, withProvider({ connection, pending: ["cmdline:nohz_full=1"], timeoutSeconds: 300 }, text))).changes, "none");
+    // A timeout change alone never reboots.
+    assert.equal((await server.diff(idle.id, urn, done.outs, withProvider({ connection, pending: ["cmdline:isolcpus=1"], timeoutSeconds: 900 }, text))).changes, "none");
+    // A new value for the same key is a new reboot.
+    assert.equal((await server.diff(idle.id, urn, done.outs, withProvider({ connection, pending: ["cmdline:isolcpus=2"], timeoutSeconds: 300 }, text))).changes, "some");
   });
 });
