@@ -12,7 +12,8 @@ import type { ConnectionArgs } from "./connection";
 const FACTS_TTL_MS = 60_000;
 const factsCache = new Map<string, { at: number; facts: Promise<HostFacts> }>();
 
-function hostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
+/** The facts of host `id` ("host:port"), read over `connection` at most once per FACTS_TTL_MS. */
+export function readCachedHostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
   const hit = factsCache.get(id);
   if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.facts;
   const facts = readHostFacts(connection);
@@ -32,5 +33,5 @@ export function hostIdOf(connection: pulumi.Input<ConnectionArgs>): pulumi.Outpu
  */
 export function cachedHostFacts(connection: pulumi.Input<ConnectionArgs>, given?: pulumi.Input<HostFacts>): pulumi.Output<HostFacts> {
   if (given !== undefined) return pulumi.output(given) as pulumi.Output<HostFacts>;
-  return pulumi.unsecret(pulumi.all([hostIdOf(connection), connection]).apply(([id, c]) => hostFacts(id, c as ConnectionArgs))) as pulumi.Output<HostFacts>;
+  return pulumi.unsecret(pulumi.all([hostIdOf(connection), connection]).apply(([id, c]) => readCachedHostFacts(id, c as ConnectionArgs))) as pulumi.Output<HostFacts>;
 }

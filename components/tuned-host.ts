@@ -4,8 +4,11 @@ import { fileTag } from "../provider/host/knobs/persistence";
 import { normaliseSettings } from "../provider/host/knobs/plan";
 import { HostReboot } from "../provider/resources/host-reboot";
 import { HostTuning } from "../provider/resources/host-tuning";
-import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
+import type { HostFacts } from "../provider/host/facts";
+import { bootloaderKeys, planBootloaderProblems, planTuningSettings, type GroupedSettings, type TuningSettingsPlan } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
+import { checkBootOverrides } from "./boot-overrides-check";
+import { readCachedHostFacts } from "./host-facts-cache";
 
 type PerNode = number | number[] | Record<string, number>;
 
@@ -80,6 +83,11 @@ export interface TunedHostArgs {
   rebootTimeoutSeconds?: pulumi.Input<number>;
   /** Raw kvmtune keys (`sysctl:...`, `block:<dev>:scheduler`, ...) for anything the friendly args do not cover. Applied last. */
   settings?: pulumi.Input<Record<string, string | number | boolean>>;
+  /**
+   * The host's facts, instead of reading them (offline planning, tests). Otherwise read once per host per run:
+   * to check the boot loader for kernel command-line settings, and what else sets these settings at boot (`bootOverrides`).
+   */
+  facts?: pulumi.Input<HostFacts>;
 }
 
 /** Which TunedHost owns which key on which host, within this program. */
@@ -106,6 +114,42 @@ function claim(hostId: string, owner: string, keys: string[]): void {
 }
 
 /**
+ * Boot loader settings the host's facts rule out (planBootloaderProblems), as
+ * HostTuning's `hostProblems`: its check reports them, so `pulumi preview` fails
+ * before anything is written (a rejected output would hang an inline Automation
+ * API program). Facts are read only for such settings; a failed read is only
+ * warned about, since the update checks the same on the host before writing.
+ */
+function bootloaderHostProblems(
+  self: pulumi.Resource,
+  tuning: pulumi.Output<unknown>,
+  hostId: pulumi.Output<string>,
+  connection: pulumi.Input<ConnectionArgs>,
+  given: pulumi.Input<HostFacts> | undefined,
+): pulumi.Output<string[] | undefined> {
+  const found = pulumi.all([tuning, hostId, connection, given]).apply(async ([plain, id, c, f]) => {
+    let plan: TuningSettingsPlan;
+    try {
+      plan = planTuningSettings(plain);
+    } catch {
+      return undefined; // bad args: the settings input fails with them
+    }
+    if (bootloaderKeys(plan.settings).length === 0) return undefined;
+    let facts: HostFacts;
+    try {
+      facts = (f as HostFacts | undefined) ?? (await readCachedHostFacts(id, c as ConnectionArgs));
+    } catch (err) {
+      void pulumi.log.warn(`could not read the facts of ${id} to check its boot loader before the update: ${(err as Error).message}`, self);
+      return undefined;
+    }
+    const problems = planBootloaderProblems(plan, facts);
+    return problems.length > 0 ? problems : undefined;
+  });
+  // Read with the (secret) connection, but the refusals name no secret.
+  return pulumi.unsecret(found);
+}
+
+/**
  * Tunes one KVM host: every setting is previewed per key (grouped by how
  * disruptive it is), applied over one SSH connection, read back, drift-checked
  * on refresh and restored to its original on delete.
@@ -121,14 +165,20 @@ export class TunedHost extends pulumi.ComponentResource {
   readonly pendingReboot: pulumi.Output<boolean>;
   /** The boot-time keys that wait for a reboot. */
   readonly pendingRebootKeys: pulumi.Output<string[]>;
-  /** Messages worth reading (legacy names mapped, boot loader not regenerated, ...). */
+  /** Messages worth reading (legacy names mapped, ...). */
   readonly notes: pulumi.Output<string[]>;
   /** What the host looked like at the last apply. */
   readonly facts: pulumi.Output<HostFactsSummary | null>;
+  /**
+   * Settings another actor on the host sets differently at boot, after kvmtune's files (a later sysctl.d file
+   * or udev rule, a .link/.network MTU, tuned's profile), one message each, also shown as warnings at preview.
+   * kvmtune warns, it does not refuse; after a reboot the drift check names the key.
+   */
+  readonly bootOverrides: pulumi.Output<string[]>;
 
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
-    const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, ...tuning } = args;
+    const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, facts, ...tuning } = args;
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const grouped = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
@@ -138,14 +188,20 @@ export class TunedHost extends pulumi.ComponentResource {
       for (const note of normaliseSettings(settings).notes) void pulumi.log.info(note, this);
       return grouped;
     });
+    const hostProblems = bootloaderHostProblems(this, pulumi.output(tuning), hostId, connection, facts);
     const resource = new HostTuning(
       `${name}-tuning`,
-      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped },
+      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems },
       // retainOnDelete on the component keeps the host as it is when the stack forgets it.
       { parent: this, retainOnDelete: opts?.retainOnDelete },
     );
     if (reboot === "when-pending") {
-      new HostReboot(`${name}-reboot`, { connection, pending: resource.pendingRebootKeys, timeoutSeconds: rebootTimeoutSeconds ?? 600 }, { parent: this, dependsOn: resource });
+      // Keys with their wanted values: a changed value of an already pending key is a new reboot.
+      const pending = pulumi.all([resource.pendingRebootKeys, grouped]).apply(([keys, g]) => {
+        const wanted: Record<string, unknown> = Object.assign({}, ...Object.values(g ?? {}));
+        return (keys ?? []).map((k) => `${k}=${String(wanted[k] ?? "")}`);
+      });
+      new HostReboot(`${name}-reboot`, { connection, pending, timeoutSeconds: rebootTimeoutSeconds ?? 600 }, { parent: this, dependsOn: resource });
     } else if (reboot !== undefined && reboot !== "never") {
       throw new Error(`TunedHost "${name}": reboot ${JSON.stringify(reboot)} is not accepted; expected "never" or "when-pending"`);
     }
@@ -156,6 +212,7 @@ export class TunedHost extends pulumi.ComponentResource {
     this.pendingRebootKeys = resource.pendingRebootKeys;
     this.notes = resource.notes;
     this.facts = resource.facts;
-    this.registerOutputs({ settings: this.settings, pendingReboot: this.pendingReboot, originals: this.originals, facts: this.facts });
+    this.bootOverrides = checkBootOverrides(this, name, pulumi.output(tuning), hostId, connection, facts);
+    this.registerOutputs({ settings: this.settings, pendingReboot: this.pendingReboot, originals: this.originals, facts: this.facts, bootOverrides: this.bootOverrides });
   }
 }

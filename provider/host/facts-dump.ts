@@ -78,6 +78,11 @@ export class FactsDump {
     return this.files.get(path)?.join("\n");
   }
 
+  /** Paths of the files read or grepped anywhere below `dir`, sorted. */
+  filesUnder(dir: string): string[] {
+    return [...this.files.keys()].filter((p) => p.startsWith(`${dir}/`)).sort();
+  }
+
   /** Parses a file with `parse`, naming the file when its text is malformed; null when absent. */
   parsed<T>(path: string, parse: (text: string) => T): T | null {
     const text = this.file(path);

@@ -27,7 +27,8 @@
  *
  * `KVMTUNE_FACTS_ROOT` (tests only) prefixes every path with a fake root, whose
  * /bin supplies stand-ins for `ip` and `virsh` (busybox ash runs its own `ip`
- * applet whatever PATH says), so fixtures can be produced from fake trees.
+ * applet whatever PATH says), so fixtures can be produced from fake trees;
+ * boot loader tools are then looked for in the tree's standard bin/sbin dirs.
  * The SSH server address comes from `KVMTUNE_SSH_CONNECTION` (exported by the
  * transport because sudo drops `SSH_CONNECTION`), else `SSH_CONNECTION`.
  */
@@ -165,6 +166,96 @@ if kt_o=$(command -v "\${B}virsh" 2>/dev/null); then
   kt_var virsh-path "\${kt_o#"$R"}"
   if kt_o=$("$kt_o" --version 2>/dev/null </dev/null); then kt_var virsh-version "$kt_o"; fi
 fi
+
+# Boot loader tools: PATH is walked by hand (no fork; busybox's command -v also
+# names files that are not executable), under $R for fake roots.
+if [ -n "$R" ]; then kt_s=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; else kt_s=$PATH; fi
+kt_o=
+for kt_t in update-grub grub-mkconfig grub2-mkconfig grubby; do
+  kt_p=$kt_s:
+  while [ -n "$kt_p" ]; do
+    kt_d=\${kt_p%%:*}
+    kt_p=\${kt_p#*:}
+    if [ -n "$kt_d" ] && [ -f "$R$kt_d/$kt_t" ] && [ -x "$R$kt_d/$kt_t" ]; then kt_o="$kt_o $kt_t"; break; fi
+  done
+done
+kt_var boot-tools "\${kt_o# }"
+kt_o=
+for kt_c in /boot/grub/grub.cfg /boot/grub2/grub.cfg; do [ -f "$R$kt_c" ] && kt_o="$kt_o $kt_c"; done
+kt_var boot-configs "\${kt_o# }"
+kt_list /boot/loader/entries '*.conf'
+
+# Boot-time actors that set what kvmtune persists (read by facts-boot.ts): the
+# sysctl.d names and their non-comment lines, udev rules lines naming queue/ or
+# {mtu}, .link/.network files with MTUBytes, tuned's state and profile chain.
+# Names in /etc and /run are listed because a same-named file there masks one
+# below. /lib is skipped when it is a link to usr/lib (merged /usr).
+kt_lib=lib
+[ -L "$R/lib" ] && kt_lib=
+for kt_d in /etc /run /usr/local/lib /usr/lib \${kt_lib:+/$kt_lib}; do kt_list $kt_d/sysctl.d '*.conf'; done
+for kt_d in /etc /run; do kt_list $kt_d/udev/rules.d '*.rules'; kt_list $kt_d/systemd/network; done
+kt_list /etc/systemd/system '*.wants/tuned.service'
+kt_list /etc/systemd/system '*.wants/systemd-networkd.service'
+if [ -e "$R/run/tuned/tuned.pid" ]; then kt_var tuned-running yes; else kt_var tuned-running no; fi
+kt_file /etc/tuned/active_profile /etc/tuned/post_loaded_profile
+if cd "$R/" 2>/dev/null; then
+  kt_g=etc/sysctl.conf
+  kt_u=
+  kt_n=
+  for kt_d in etc run usr/local/lib usr/lib $kt_lib; do
+    kt_g="$kt_g $kt_d/sysctl.d/*.conf"
+    kt_u="$kt_u $kt_d/udev/rules.d/*.rules"
+    kt_n="$kt_n $kt_d/systemd/network/*.link $kt_d/systemd/network/*.network"
+  done
+  printf '@@kvmtune:grep boot-sysctl\n'
+  grep -Hsv -e '^[[:space:]]*[#;]' -e '^[[:space:]]*$' $kt_g 2>/dev/null </dev/null
+  printf '@@kvmtune:grep boot-udev\n'
+  grep -Hs -e 'queue/' -e '{mtu}' $kt_u 2>/dev/null </dev/null
+  printf '@@kvmtune:grep boot-networkd\n'
+  kt_o=$(grep -ls MTUBytes $kt_n 2>/dev/null </dev/null)
+  [ -z "$kt_o" ] || grep -Hsv -e '^[[:space:]]*[#;]' -e '^[[:space:]]*$' $kt_o 2>/dev/null </dev/null
+  printf '@@kvmtune:grep boot-tuned\n'
+  grep -Hs '^[[:space:]]*reapply_sysctl' etc/tuned/tuned-main.conf 2>/dev/null </dev/null
+else
+  printf '@@kvmtune:grep boot-tuned\n'
+fi
+# tuned profiles: active ones and their [main] include= parents, every profile
+# dir's copy (one in /etc may include the /usr/lib one of the same name), at
+# most 24 names; non-comment lines, printed as grep would.
+kt_q=
+for kt_c in /etc/tuned/active_profile /etc/tuned/post_loaded_profile; do
+  kt_o=
+  [ -f "$R$kt_c" ] && [ -r "$R$kt_c" ] || continue
+  { IFS= read -r kt_o || [ -n "$kt_o" ]; } 2>/dev/null <"$R$kt_c" && kt_q="$kt_q $kt_o"
+done
+kt_seen=' '
+kt_i=0
+while [ "$kt_i" -lt 24 ]; do
+  kt_i=$((kt_i + 1))
+  set -f
+  IFS=' ,;	'
+  set -- $kt_q
+  unset IFS
+  set +f
+  [ "$#" -gt 0 ] || break
+  kt_p=\${1#-}
+  shift
+  kt_q="$*"
+  case $kt_p in ''|.|..|*[!A-Za-z0-9_.-]*) continue ;; esac
+  case $kt_seen in *" $kt_p "*) continue ;; esac
+  kt_seen="$kt_seen$kt_p "
+  for kt_c in /etc/tuned/profiles /etc/tuned /usr/lib/tuned/profiles /usr/lib/tuned; do
+    kt_c=$kt_c/$kt_p/tuned.conf
+    [ -f "$R$kt_c" ] && [ -r "$R$kt_c" ] || continue
+    kt_sec=
+    while IFS= read -r kt_l || [ -n "$kt_l" ]; do
+      case $kt_l in ''|'#'*|';'*) continue ;; '['*) kt_sec=$kt_l ;; esac
+      printf '%s:%s\n' "\${kt_c#/}" "$kt_l"
+      [ "$kt_sec" = '[main]' ] || continue
+      case $kt_l in include*=*) kt_q="$kt_q \${kt_l#*=}" ;; esac
+    done 2>/dev/null <"$R$kt_c"
+  done
+done
 printf '@@kvmtune:end\n'
 exit 0
 `.replace(/\\\$\{/g, "${");

@@ -9,10 +9,14 @@
 import { FactsDump } from "./facts-dump";
 import { readBlockDevices, readIommuGroups, readNetwork, readPciDevices, readSwaps } from "./facts-devices";
 import { readCpu, readKernel, readMemory, readNuma, readVirt } from "./facts-system";
+import { readBootSources, type BootSources } from "./facts-boot";
+import { readBootloader, type BootloaderFacts } from "./bootloader";
 import type { BracketChoice } from "./sysfs-parse";
 
 export { parseBracketChoice, parseCpuList, formatCpuList } from "./sysfs-parse";
 export type { BracketChoice } from "./sysfs-parse";
+export type { BootConfFile, BootSources, TunedSources } from "./facts-boot";
+export type { BootloaderFacts } from "./bootloader";
 
 export interface HostFacts {
   /** /proc/sys/kernel/hostname. */
@@ -39,6 +43,10 @@ export interface HostFacts {
   /** IOMMU groups sorted by id; empty when the IOMMU is off. */
   iommuGroups: IommuGroup[];
   virt: VirtFacts;
+  /** Other actors that set kvmtune's settings at boot (sysctl.d, udev rules, .link/.network, tuned); null when not read (facts from an older kvmtune). */
+  bootSources: BootSources | null;
+  /** Boot loader tools, GRUB configs and BLS entries; null when not read (facts from an older kvmtune). */
+  bootloader: BootloaderFacts | null;
 }
 
 export interface KernelFacts {
@@ -339,6 +347,8 @@ export function parseHostFacts(output: string): HostFacts {
     pciDevices,
     iommuGroups: readIommuGroups(dump, pciDevices),
     virt: readVirt(dump),
+    bootSources: readBootSources(dump),
+    bootloader: readBootloader(dump),
   };
 }
 

@@ -1,4 +1,5 @@
 import { InputError } from "../spec/issues";
+import { bootloaderTool, type GrubGenerator } from "./bootloader";
 import { summariseFacts, type HostFactsSummary } from "./facts-summary";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
@@ -64,7 +65,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
     const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, allowVfRecreate: req.allowVfRecreate, originals: req.originals, dropped });
     if (plan.problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, plan.problems);
     // What a failed run undoes: every key it may have touched, judged against what was read before.
-    const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths };
+    const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths, tool: bootloaderTool(snap.facts.bootloader) };
     let commands = 1;
     const notes = [...norm.notes];
     if (plan.ops.length > 0) {
@@ -114,6 +115,8 @@ interface Undo {
   before: Map<string, string | undefined>;
   tag: string;
   paths: string[];
+  /** Boot loader generator of the host, for putting back our drop-in. */
+  tool: GrubGenerator | "none";
 }
 
 /**
@@ -124,7 +127,7 @@ interface Undo {
 async function rolledBack(session: RemoteSession, undo: Undo, after: Map<string, string | undefined> | undefined, cause: string, originals: Originals): Promise<Error> {
   try {
     const now = after ?? (await readFiles(session, undo.paths, "read before roll back"));
-    const rollback = planRollback(undo.knobs, undo.tag, undo.before, now, undo.desired);
+    const rollback = planRollback(undo.knobs, undo.tag, undo.before, now, undo.tool, undo.desired);
     if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
     await applyOps(session, rollback, "roll back");
     return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
@@ -154,8 +157,8 @@ export async function readHostTuning(connection: unknown, keys: string[], tag: s
 export async function restoreHostTuning(connection: unknown, originals: Originals, tag: string): Promise<{ restored: string[] }> {
   const knobs = knobsFor(Object.keys(originals), true);
   return withSession(connection, async (session) => {
-    const paths = readList(knobs.values(), tag);
-    const files = await readFiles(session, paths, "read before restore");
+    // Facts too (same round trip): removing our boot loader drop-in regenerates with the host's generator.
+    const { facts, files } = await readSnapshot(session, readList(knobs.values(), tag));
     const now = observe(knobs, tag, files);
     const ops = [];
     const restored: string[] = [];
@@ -170,7 +173,7 @@ export async function restoreHostTuning(connection: unknown, originals: Original
       const dev = /^block:([^:]+):scheduler$/.exec(key)?.[1];
       if (dev) switched.add(dev);
     }
-    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files));
+    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files, bootloaderTool(facts.bootloader)));
     await applyOps(session, ops, "restore originals");
     return { restored };
   });

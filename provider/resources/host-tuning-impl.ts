@@ -21,6 +21,8 @@ export interface HostTuningInputs {
   allowManagementInterface?: boolean;
   allowVfRecreate?: boolean;
   settings: GroupedSettings;
+  /** Problems the program found from the host's facts; reported by check against `settings`. */
+  hostProblems?: string[];
 }
 
 export interface HostTuningOutputs extends HostTuningInputs {
@@ -49,6 +51,8 @@ export async function check(_olds: unknown, news: HostTuningInputs): Promise<pul
   } catch (err) {
     for (const p of err instanceof InputError ? err.problems : [String(err)]) failures.push({ property: "connection", reason: p });
   }
+  // Unknown at preview when the connection is; then the update's own checks on the host refuse the same.
+  if (Array.isArray(news.hostProblems)) for (const p of news.hostProblems) failures.push({ property: "settings", reason: String(p) });
   if (hasUnknown(news.settings)) return { inputs: news, failures };
   const norm = normaliseSettings(flattenSettings(news.settings));
   for (const p of norm.problems) failures.push({ property: "settings", reason: p });

@@ -41,6 +41,8 @@ export interface HostTuningArgs {
   allowVfRecreate?: pulumi.Input<boolean>;
   /** Desired settings grouped by disruption class. */
   settings: pulumi.Input<GroupedSettings>;
+  /** What the program already found wrong from the host's facts (e.g. a boot loader kvmtune cannot drive): check reports them, so preview fails. */
+  hostProblems?: pulumi.Input<string[] | undefined>;
 }
 
 /** One host's owned settings: applied, read back, drift-checked and restored on delete. */

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { resolveKnob } from "../host/knobs/catalogue";
 import type { Disruption } from "../host/knobs/types";
-import { expected, formatIssues, InputError } from "./issues";
+import { planBootloader } from "../host/bootloader";
+import type { HostFacts } from "../host/facts";
+import { expected, formatIssues, InputError, showValue } from "./issues";
 
 /** The plain (already resolved) form of TunedHost's tuning args; see components/tuned-host.ts for the docs. */
 const count = z.number({ error: expected("a whole number of pages (0 or more)") }).int({ error: expected("a whole number of pages (0 or more)") }).min(0, { error: expected("a whole number of pages (0 or more)") });
@@ -63,47 +65,92 @@ function pagesInUse(value: z.infer<typeof pool> | undefined): boolean {
   return (Array.isArray(value) ? value : Object.values(value)).some((n) => n > 0);
 }
 
+/** The TunedHost field a key was set by, as a user writes it (e.g. `kernelArgs.intel_iommu`), and its value there. */
+export interface SettingOrigin {
+  field: string;
+  value: unknown;
+}
+
+export interface TuningSettingsPlan {
+  settings: Record<string, string>;
+  grouped: GroupedSettings;
+  /** Per key, the field that set it last (the one that wins). */
+  origins: Record<string, SettingOrigin>;
+}
+
 /**
  * Turns TunedHost's friendly args into kvmtune keys (pure). Preset first, then
  * the user's values, then raw `settings` last, so the user always wins.
  */
-export function planTuningSettings(input: unknown, where = "TunedHost"): { settings: Record<string, string>; grouped: GroupedSettings } {
+export function planTuningSettings(input: unknown, where = "TunedHost"): TuningSettingsPlan {
   const parsed = tuningSchema.safeParse(input ?? {});
   if (!parsed.success) throw new InputError(`${where} args`, formatIssues("args", parsed.error.issues, (p) => (p.length === 0 ? Object.keys(tuningSchema.shape) : undefined)));
   const a = parsed.data;
-  const s: Record<string, string> = a.preset === "virtual-host" ? { ...VIRTUAL_HOST_PRESET } : {};
-  if (typeof a.thp === "string") s["thp:enabled"] = a.thp;
+  const s: Record<string, string> = {};
+  const origins: Record<string, SettingOrigin> = {};
+  // Sets a key and remembers the field it came from, so host problems can name that field.
+  const put = (field: string, value: unknown, key: string, text: string) => {
+    s[key] = text;
+    origins[key] = { field, value };
+  };
+  if (a.preset === "virtual-host") for (const [k, v] of Object.entries(VIRTUAL_HOST_PRESET)) put("preset", a.preset, k, v);
+  if (typeof a.thp === "string") put("thp", a.thp, "thp:enabled", a.thp);
   else if (a.thp) {
-    if (a.thp.enabled !== undefined) s["thp:enabled"] = a.thp.enabled;
-    if (a.thp.defrag !== undefined) s["thp:defrag"] = a.thp.defrag;
+    if (a.thp.enabled !== undefined) put("thp.enabled", a.thp.enabled, "thp:enabled", a.thp.enabled);
+    if (a.thp.defrag !== undefined) put("thp.defrag", a.thp.defrag, "thp:defrag", a.thp.defrag);
   }
   for (const size of ["2M", "1G"] as const) {
     const p = a.hugepages?.[size];
-    if (p !== undefined) for (const [k, v] of poolEntries(size, p)) s[k] = v;
+    if (p !== undefined) for (const [k, v] of poolEntries(size, p)) put(`hugepages.${size}`, p, k, v);
     const mount = typeof a.hugetlbfs === "object" ? a.hugetlbfs[size] : a.hugetlbfs !== false && pagesInUse(p) ? `/dev/hugepages${size}` : undefined;
-    if (mount !== undefined) s[`hugetlbfs:${size}`] = mount;
+    if (mount !== undefined) put(typeof a.hugetlbfs === "object" ? `hugetlbfs.${size}` : `hugepages.${size}`, typeof a.hugetlbfs === "object" ? mount : p, `hugetlbfs:${size}`, mount);
   }
-  for (const [k, v] of Object.entries(a.sysctl ?? {})) s[`sysctl:${k}`] = str(v);
-  if (a.arpFilter !== undefined) s["sysctl:net.ipv4.conf.all.arp_filter"] = a.arpFilter ? "1" : "0";
-  for (const [dev, v] of Object.entries(a.schedulers ?? {})) s[`block:${dev}:scheduler`] = v;
-  for (const [dev, v] of Object.entries(a.readaheadKb ?? {})) s[`block:${dev}:read_ahead_kb`] = String(v);
-  for (const [dev, v] of Object.entries(a.nrRequests ?? {})) s[`block:${dev}:nr_requests`] = String(v);
+  for (const [k, v] of Object.entries(a.sysctl ?? {})) put(`sysctl.${k}`, v, `sysctl:${k}`, str(v));
+  if (a.arpFilter !== undefined) put("arpFilter", a.arpFilter, "sysctl:net.ipv4.conf.all.arp_filter", a.arpFilter ? "1" : "0");
+  for (const [dev, v] of Object.entries(a.schedulers ?? {})) put(`schedulers.${dev}`, v, `block:${dev}:scheduler`, v);
+  for (const [dev, v] of Object.entries(a.readaheadKb ?? {})) put(`readaheadKb.${dev}`, v, `block:${dev}:read_ahead_kb`, String(v));
+  for (const [dev, v] of Object.entries(a.nrRequests ?? {})) put(`nrRequests.${dev}`, v, `block:${dev}:nr_requests`, String(v));
   const modules = Array.isArray(a.modules) ? Object.fromEntries(a.modules.map((m) => [m, "loaded"])) : (a.modules ?? {});
-  for (const [m, v] of Object.entries(modules)) s[`module:${m}`] = v;
-  for (const [m, opts] of Object.entries(a.moduleOptions ?? {})) for (const [p, v] of Object.entries(opts)) s[`modparam:${m}.${p}`] = typeof v === "boolean" ? (v ? "1" : "0") : String(v);
-  for (const [ifname, v] of Object.entries(a.mtu ?? {})) s[`mtu:${ifname}`] = String(v);
-  for (const [pf, v] of Object.entries(a.sriov ?? {})) s[`sriov:${pf}:numvfs`] = String(v);
+  for (const [m, v] of Object.entries(modules)) put(`modules.${m}`, v, `module:${m}`, v);
+  for (const [m, opts] of Object.entries(a.moduleOptions ?? {})) for (const [p, v] of Object.entries(opts)) put(`moduleOptions.${m}.${p}`, v, `modparam:${m}.${p}`, typeof v === "boolean" ? (v ? "1" : "0") : String(v));
+  for (const [ifname, v] of Object.entries(a.mtu ?? {})) put(`mtu.${ifname}`, v, `mtu:${ifname}`, String(v));
+  for (const [pf, v] of Object.entries(a.sriov ?? {})) put(`sriov.${pf}`, v, `sriov:${pf}:numvfs`, String(v));
   if (a.isolateCpus !== undefined) {
     // The talk's CPU isolation: no scheduler, timer ticks or RCU callbacks on the guest CPUs.
-    s["cmdline:isolcpus"] = `managed_irq,domain,${a.isolateCpus}`;
-    s["cmdline:nohz_full"] = a.isolateCpus;
-    s["cmdline:rcu_nocbs"] = a.isolateCpus;
+    put("isolateCpus", a.isolateCpus, "cmdline:isolcpus", `managed_irq,domain,${a.isolateCpus}`);
+    put("isolateCpus", a.isolateCpus, "cmdline:nohz_full", a.isolateCpus);
+    put("isolateCpus", a.isolateCpus, "cmdline:rcu_nocbs", a.isolateCpus);
   }
-  for (const [k, v] of Object.entries(a.kernelArgs ?? {})) s[`cmdline:${k}`] = String(v);
-  if (a.ksm !== undefined) s["ksm:run"] = a.ksm === true || a.ksm === "run" ? "1" : a.ksm === "unmerge" ? "2" : "0";
-  if (a.governor !== undefined) s["cpufreq:governor"] = a.governor;
-  for (const [k, v] of Object.entries(a.settings ?? {})) s[k] = str(v);
-  return { settings: s, grouped: groupSettings(s) };
+  for (const [k, v] of Object.entries(a.kernelArgs ?? {})) put(`kernelArgs.${k}`, v, `cmdline:${k}`, String(v));
+  if (a.ksm !== undefined) put("ksm", a.ksm, "ksm:run", a.ksm === true || a.ksm === "run" ? "1" : a.ksm === "unmerge" ? "2" : "0");
+  if (a.governor !== undefined) put("governor", a.governor, "cpufreq:governor", a.governor);
+  for (const [k, v] of Object.entries(a.settings ?? {})) put(`settings[${JSON.stringify(k)}]`, v, k, str(v));
+  return { settings: s, grouped: groupSettings(s), origins };
+}
+
+/** Keys persisted on the kernel command line (kvmtune's boot loader drop-in): kernel arguments and 1G pools. */
+export function bootloaderKeys(settings: Record<string, string>): string[] {
+  return Object.keys(settings).filter((key) => {
+    const knob = resolveKnob(key);
+    return !("problem" in knob) && knob.persistence === "bootloader";
+  });
+}
+
+/**
+ * What the host's facts rule out before anything is written: every boot loader
+ * setting when kvmtune cannot drive the host's boot loader (planBootloader), one
+ * line per TunedHost field, e.g. `isolateCpus: "2-3" is not accepted on hv01 (from its facts): ...`.
+ * HostTuning's check reports them, so `pulumi preview` fails.
+ */
+export function planBootloaderProblems(plan: TuningSettingsPlan, facts: HostFacts): string[] {
+  const boot = planBootloader(facts.bootloader);
+  if (!("refused" in boot)) return [];
+  const fields = new Map<string, unknown>();
+  for (const key of bootloaderKeys(plan.settings)) {
+    const origin = plan.origins[key] ?? { field: `settings[${JSON.stringify(key)}]`, value: plan.settings[key] };
+    fields.set(origin.field, origin.value);
+  }
+  return [...fields].map(([field, value]) => `${field}: ${showValue(value)} is not accepted on ${facts.hostname ?? "this host"} (from its facts): ${boot.refused}`);
 }
 
 /** Groups keys by disruption class; unknown keys go to "live" and are reported by the resource's check. */

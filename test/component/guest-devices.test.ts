@@ -63,7 +63,7 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
 
   it("VhostNetwork's host side and a TunedHost owning vhost_net too: an error naming both, and the way out", async () => {
     const other = { host: "10.1.0.7", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
-    new kvmtune.TunedHost("hv07", { connection: other, preset: "virtual-host" });
+    new kvmtune.TunedHost("hv07", { connection: other, preset: "virtual-host", facts });
     const net = new kvmtune.VhostNetwork("db7-net", { guest: { connection: other, domain: "db7" }, facts, source: "br0" });
     const message = await new Promise<string>((resolve) => {
       process.once("unhandledRejection", (e) => resolve((e as Error).message));

@@ -1,7 +1,11 @@
 // TunedHost wiring under Pulumi mocks: the child HostTuning's inputs.
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseHostFacts, type HostFacts } from "../../provider/host/facts";
 import { planTuningSettings } from "../../provider/spec/tuned-host";
+import { FIXTURE_DIR } from "../fixtures/facts/run-script";
 
 interface Registered {
   type: string;
@@ -11,6 +15,8 @@ interface Registered {
 
 const registered: Registered[] = [];
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
+// Kernel command-line settings make TunedHost check the host's boot loader: given facts keep these tests offline.
+const HV01_FACTS = parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8"));
 
 function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
@@ -24,7 +30,9 @@ describe("TunedHost component (mocks)", function () {
       {
         newResource: (args) => {
           registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-          return { id: `${args.name}-id`, state: { ...args.inputs, pendingReboot: false, originals: {} } };
+          // A HostTuning reports its boot-time settings as pending, as after a first apply.
+          const pendingRebootKeys = Object.keys((args.inputs.settings as Record<string, Record<string, string>> | undefined)?.["host-reboot"] ?? {});
+          return { id: `${args.name}-id`, state: { ...args.inputs, pendingReboot: pendingRebootKeys.length > 0, pendingRebootKeys, originals: {} } };
         },
         call: () => ({}),
       },
@@ -59,6 +67,7 @@ describe("TunedHost component (mocks)", function () {
       isolateCpus: "2-15",
       kernelArgs: { intel_iommu: "on", iommu: "pt" },
       ksm: "stop",
+      facts: HV01_FACTS,
     });
     const settings = await unwrap(host.settings);
     const child = registered.find((r) => r.name === "hv01-tuning")!;
@@ -69,8 +78,6 @@ describe("TunedHost component (mocks)", function () {
       live: {
         "block:nvme0n1:scheduler": "none",
         "block:sda:read_ahead_kb": "4096",
-        "hugepages:1G:node0": "2",
-        "hugepages:1G:node1": "2",
         "hugepages:2M": "512",
         "hugetlbfs:1G": "/dev/hugepages1G",
         "hugetlbfs:2M": "/dev/hugepages2M",
@@ -92,13 +99,15 @@ describe("TunedHost component (mocks)", function () {
         "cmdline:isolcpus": "managed_irq,domain,2-15",
         "cmdline:nohz_full": "2-15",
         "cmdline:rcu_nocbs": "2-15",
+        "hugepages:1G:node0": "2",
+        "hugepages:1G:node1": "2",
         "modparam:kvm_intel.nested": "1",
       },
     });
   });
 
   it("passes the connection through as a secret", async () => {
-    new kvmtune.TunedHost("hv02", { connection: { host: "10.0.0.2", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 10 } });
+    new kvmtune.TunedHost("hv02", { connection: { host: "10.0.0.2", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 10 }, facts: HV01_FACTS });
     await new Promise((r) => setTimeout(r, 100));
     const child = registered.find((r) => r.name === "hv02-tuning")!;
     assert.equal(child.inputs.tag, "hv02");
@@ -119,27 +128,77 @@ describe("TunedHost component (mocks)", function () {
   });
 
   it("adds a one-shot HostReboot child only with reboot: when-pending", async () => {
-    new kvmtune.TunedHost("hv-rb", { connection: { host: "10.0.0.5", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", reboot: "when-pending", rebootTimeoutSeconds: 900 });
-    new kvmtune.TunedHost("hv-norb", { connection: { host: "10.0.0.6", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3" });
+    new kvmtune.TunedHost("hv-rb", { connection: { host: "10.0.0.5", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", reboot: "when-pending", rebootTimeoutSeconds: 900, facts: HV01_FACTS });
+    new kvmtune.TunedHost("hv-norb", { connection: { host: "10.0.0.6", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", facts: HV01_FACTS });
     await new Promise((r) => setTimeout(r, 100));
     const reboot = registered.find((r) => r.name === "hv-rb-reboot")!;
     assert.equal(reboot.type, "pulumi-nodejs:dynamic/kvmtune:HostReboot");
     assert.equal(reboot.inputs.timeoutSeconds, 900);
+    // Pending settings carry their values, so a new value of the same key is a new reboot.
+    assert.deepEqual(reboot.inputs.pending, ["cmdline:isolcpus=managed_irq,domain,2-3", "cmdline:nohz_full=2-3", "cmdline:rcu_nocbs=2-3"]);
     assert.equal(registered.some((r) => r.name === "hv-norb-reboot"), false);
     assert.throws(() => new kvmtune.TunedHost("hv-bad", { connection: { host: "10.0.0.7", password: "pw12" }, reboot: "always" as never }), /reboot "always" is not accepted; expected "never" or "when-pending"/);
+  });
+
+  it("hands the boot loader refusal to HostTuning's check, naming the field, on a host kvmtune cannot boot-configure", async () => {
+    const fedora: HostFacts = { ...HV01_FACTS, hostname: "rhel9", bootloader: { tools: ["grub2-mkconfig", "grubby"], grubConfigs: ["/boot/grub2/grub.cfg"], blsEntries: ["a.conf"] } };
+    const refused = new kvmtune.TunedHost("hv-bls", { connection: { host: "10.0.0.10", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", sysctl: { "vm.swappiness": 10 }, facts: fedora });
+    const fine = new kvmtune.TunedHost("hv-deb", { connection: { host: "10.0.0.11", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", facts: HV01_FACTS });
+    // No boot loader setting: no hostProblems.
+    const none = new kvmtune.TunedHost("hv-none", { connection: { host: "10.0.0.12", password: "pw12", hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 10 }, facts: HV01_FACTS });
+    await Promise.all([unwrap(refused.settings), unwrap(fine.settings), unwrap(none.settings)]);
+    const inputs = (n: string) => registered.find((r) => r.name === n)!.inputs;
+    assert.deepEqual(inputs("hv-bls-tuning").hostProblems, [
+      "isolateCpus: \"2-3\" is not accepted on rhel9 (from its facts): this host boots Boot Loader Specification entries (/boot/loader/entries, managed by grubby); " +
+        "kvmtune can only change the kernel command line through GRUB's /etc/default/grub.d with update-grub or grub-mkconfig. " +
+        "Set it outside kvmtune (grubby --update-kernel=ALL --args=...) or remove this setting",
+    ]);
+    assert.equal("hostProblems" in inputs("hv-deb-tuning"), false);
+    assert.equal("hostProblems" in inputs("hv-none-tuning"), false);
   });
 
   it("refuses two TunedHosts owning the same key on one host, naming both", async () => {
     
     assert.ok(planTuningSettings({ sysctl: { "vm.swappiness": 1 } }));
-    const a = new kvmtune.TunedHost("owner-a", { connection: { host: "10.0.0.9", password: "pw12", hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 10 } });
+    const a = new kvmtune.TunedHost("owner-a", { connection: { host: "10.0.0.9", password: "pw12", hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 10 }, facts: HV01_FACTS });
     await unwrap(a.settings);
-    const b = new kvmtune.TunedHost("owner-b", { connection: { host: "10.0.0.9", password: "pw12", hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 20, "vm.dirty_ratio": 5 } });
+    const b = new kvmtune.TunedHost("owner-b", { connection: { host: "10.0.0.9", password: "pw12", hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 20, "vm.dirty_ratio": 5 }, facts: HV01_FACTS });
     const outcome = await new Promise<string>((resolve) => {
       process.once("unhandledRejection", (e) => resolve(String((e as Error).message)));
       b.settings.apply((v) => resolve(`resolved ${JSON.stringify(v)}`));
       setTimeout(() => resolve("timeout"), 2000);
     });
     assert.equal(outcome, `error serializing property "settings": TunedHost "owner-b" and TunedHost "owner-a" both set sysctl:vm.swappiness on 10.0.0.9:22; each setting needs exactly one owner`);
+  });
+
+  it("warns at preview about other actors that set its settings at boot, and lists them in bootOverrides", async () => {
+    const facts = parseHostFacts(readFileSync(join(FIXTURE_DIR, "boot-actors.txt"), "utf8"));
+    const warned: string[] = [];
+    let host: InstanceType<typeof kvmtune.TunedHost>;
+    const warn = console.warn;
+    // Under mocks pulumi.log.warn prints through console.warn.
+    console.warn = (m: unknown) => void warned.push(String(m));
+    try {
+      const conn = { host: "10.0.0.20", password: "pw12", hostKey: HOST_KEY };
+      host = new kvmtune.TunedHost("hv-boot", { connection: conn, facts, sysctl: { "vm.swappiness": 10 }, schedulers: { vdb: "mq-deadline" }, readaheadKb: { vdb: 128, vda: 8192 }, mtu: { enp0s3: 9000 }, governor: "schedutil" });
+      const quiet = new kvmtune.TunedHost("hv-quiet", { connection: { ...conn, host: "10.0.0.21" }, facts, sysctl: { "vm.dirty_ratio": 10 }, readaheadKb: { vda: 8192 } });
+      const tp = "tuned profile throughput-performance (/usr/lib/tuned/throughput-performance/tuned.conf)";
+      const expected = [
+        "sysctl:vm.swappiness: /etc/sysctl.d/99-sysctl.conf sets 60 after kvmtune's 90-kvmtune-hv-boot.conf, so the host boots with 60, not 10",
+        "block:vdb:scheduler: /etc/udev/rules.d/99-io-sched.rules sets bfq after kvmtune's 90-kvmtune-hv-boot-block.rules, so the host boots with bfq, not mq-deadline",
+        `block:vdb:read_ahead_kb: ${tp} sets >4096 after kvmtune's 90-kvmtune-hv-boot-block.rules, so the host boots with 4096, not 128`,
+        "mtu:enp0s3: /etc/systemd/network/10-mtu.link also sets 1400 when udev sets up enp0s3, so the host may boot with 1400, not 9000",
+        `cpufreq:governor: ${tp} sets performance after kvmtune's tmpfiles.d/kvmtune-hv-boot.conf, so the host boots with performance, not schedutil`,
+      ];
+      assert.deepEqual(await unwrap(host.bootOverrides), expected);
+      assert.deepEqual(await unwrap(quiet.bootOverrides), []);
+      assert.deepEqual(warned.filter((w) => w.includes("hv-boot") || w.includes("mtu:")), expected.map((m) => `warning: [runtime] ${m}`));
+    } finally {
+      console.warn = warn;
+    }
+    // Warnings only: the settings go to HostTuning unchanged.
+    assert.deepEqual(Object.keys((await unwrap(host.settings)).live).sort(), [
+      "block:vda:read_ahead_kb", "block:vdb:read_ahead_kb", "block:vdb:scheduler", "cpufreq:governor", "mtu:enp0s3", "sysctl:vm.swappiness",
+    ]);
   });
 });

@@ -81,6 +81,10 @@ describe("host facts on the real-kernel test VM", function () {
     assert.equal(facts.network.arpFilter, false);
   });
 
+  it("sees the image's update-grub stand-in and its grub.cfg, and no BLS entries", function () {
+    assert.deepEqual(facts.bootloader, { tools: ["update-grub"], grubConfigs: ["/boot/grub/grub.cfg"], blsEntries: [] });
+  });
+
   it("reads the same topology as an unprivileged user (kvmt) and through login noise (noisy, uid 0)", async function () {
     for (const [user, uid] of [["kvmt", "non-root"], ["noisy", 0]] as const) {
       const f = await readAs(user);

@@ -73,6 +73,32 @@ export const noisyShell = () =>
     "",
   ].join("\n");
 
+/** What /boot/grub/grub.cfg of the test VM says after the update-grub stand-in ran with these kernel arguments. */
+export const grubCfg = (args: string[] = []) => ["# written by the update-grub stand-in of kvmtune's test VM (it boots no boot loader)", ["linux /boot/vmlinuz", ...args].join(" "), ""].join("\n");
+
+/**
+ * The test VM boots its kernel straight from qemu and has no boot loader, yet
+ * kvmtune refuses kernel command-line settings on hosts without one. This
+ * stand-in for Debian's update-grub collects GRUB_CMDLINE_LINUX as
+ * grub-mkconfig does (/etc/default/grub, then /etc/default/grub.d/*.cfg) and
+ * writes it to /boot/grub/grub.cfg (as grubCfg), so tests can read what would
+ * be booted. The real update-grub and GRUB are proven on the whole Debian host tests.
+ */
+export const updateGrub = () => `#!/bin/sh
+GRUB_CMDLINE_LINUX=
+if [ -f /etc/default/grub ]; then . /etc/default/grub; fi
+for f in /etc/default/grub.d/*.cfg; do
+  if [ -f "$f" ]; then . "$f"; fi
+done
+set -f
+line="linux /boot/vmlinuz"
+for a in $GRUB_CMDLINE_LINUX; do line="$line $a"; done
+echo "Generating grub configuration file ..." >&2
+mkdir -p /boot/grub
+printf '%s\\n%s\\n' "# written by the update-grub stand-in of kvmtune's test VM (it boots no boot loader)" "$line" > /boot/grub/grub.cfg.new &&
+  mv -f /boot/grub/grub.cfg.new /boot/grub/grub.cfg
+`;
+
 // busybox init is PID 1 (it reaps orphans and handles poweroff); rcS does the setup.
 export const inittab = () =>
   ["::sysinit:/etc/init.d/rcS", "::shutdown:/bin/sync", "::shutdown:/bin/umount -a -r", ""].join("\n");

@@ -109,6 +109,9 @@ export function stageRootfs(stage: string, kernel: ExtractedKernel, keys: SuiteK
   write("usr/local/bin/noisy-shell", F.noisyShell(), 0o755);
   write("etc/inittab", F.inittab());
   write("etc/init.d/rcS", F.rcS(BOOT_MODULES), 0o755);
+  // No boot loader: a stand-in update-grub and the grub.cfg it would write (see F.updateGrub).
+  write("usr/sbin/update-grub", F.updateGrub(), 0o755);
+  write("boot/grub/grub.cfg", F.grubCfg());
   return { modules: rel.map((r) => path.basename(r)) };
 }
 

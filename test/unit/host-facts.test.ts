@@ -45,6 +45,8 @@ const EMPTY: HostFacts = {
   pciDevices: [],
   iommuGroups: [],
   virt: { vhostNetDevice: null, kvmDevice: null, loadedModules: [], sysfsModules: [], virsh: null },
+  bootloader: null,
+  bootSources: null,
 };
 
 describe("host facts", function () {

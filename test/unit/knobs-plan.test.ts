@@ -206,24 +206,24 @@ describe("host knobs: persistence files", function () {
       [P.tmpfiles, undefined],
       [P.modprobe, `${HEADER}options kvm halt_poll_ns=0`],
     ]);
-    assert.deepEqual(persistenceOps(TAG, wanted, current), [
+    assert.deepEqual(persistenceOps(TAG, wanted, current, "update-grub"), [
       { op: "file", path: P.modprobe, content: "" },
       { op: "file", path: P.bootloader, content: GRUB_WRITTEN },
-      { op: "update-bootloader" },
+      { op: "update-bootloader", tool: "update-grub" },
       { op: "file", path: P.bootloader, content: GRUB_FILE },
       { op: "managed-block", path: P.fstab, tag: TAG, content: FSTAB_BLOCK },
     ]);
     // cut before the regeneration finished: the drop-in lacks its last line, so it is done again
     current.set(P.bootloader, asRead(GRUB_WRITTEN));
-    assert.deepEqual(persistenceOps(TAG, wanted, current).slice(1, 4), [
+    assert.deepEqual(persistenceOps(TAG, wanted, current, "update-grub").slice(1, 4), [
       { op: "file", path: P.bootloader, content: GRUB_WRITTEN },
-      { op: "update-bootloader" },
+      { op: "update-bootloader", tool: "update-grub" },
       { op: "file", path: P.bootloader, content: GRUB_FILE },
     ]);
     current.set(P.fstab, `${fstab}\n# BEGIN kvmtune hv01\n${FSTAB_BLOCK}# END kvmtune hv01`);
     current.set(P.bootloader, asRead(GRUB_FILE));
     current.set(P.modprobe, undefined);
-    assert.deepEqual(persistenceOps(TAG, wanted, current), []);
+    assert.deepEqual(persistenceOps(TAG, wanted, current, "update-grub"), []);
   });
 
   it("finds our block of a shared file among other lines and other resources' blocks", function () {
@@ -250,6 +250,15 @@ describe("host knobs: persistence files", function () {
     assert.equal(configuredValue(knob("modparam:kvm.nx_huge_pages"), TAG, files), undefined);
     assert.equal(configuredValue(knob("hugetlbfs:1G"), TAG, files), "/dev/hugepages1G");
     assert.equal(configuredValue(knob("hugetlbfs:2M"), TAG, files), undefined, "another resource's block is not ours");
+    // 1G pools are boot-time: their configured value is the hugepages= token of our drop-in.
+    assert.equal(configuredValue(knob("hugepages:1G:node0"), TAG, files), "4");
+    assert.equal(configuredValue(knob("hugepages:1G:node1"), TAG, files), undefined);
+    assert.equal(configuredValue(knob("hugepages:1G"), TAG, files), undefined, "a per-node list is not a total");
+    files.set(P.bootloader, asRead(`${HEADER}GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX hugepagesz=1G hugepages=8"\n`));
+    assert.equal(configuredValue(knob("hugepages:1G"), TAG, files), "8");
+    assert.equal(configuredValue(knob("hugepages:1G:node0"), TAG, files), undefined);
+    assert.equal(knob("hugepages:1G:node0").disruption, "host-reboot");
+    assert.deepEqual(knob("hugepages:1G:node0").apply("4", "0"), [], "never allocated live: reserved at boot");
     assert.equal(configuredValue(knob("sysctl:vm.swappiness"), TAG, files), undefined);
   });
 });
@@ -306,7 +315,7 @@ describe("host knobs: planning an apply", function () {
       { op: "file", path: P["udev-net"], content: UDEV_NET_FILE },
       { op: "file", path: P["modules-load"], content: MODULES_FILE },
       { op: "file", path: P.bootloader, content: GRUB_WRITTEN },
-      { op: "update-bootloader" },
+      { op: "update-bootloader", tool: "update-grub" },
       { op: "file", path: P.bootloader, content: GRUB_FILE },
       { op: "managed-block", path: P.fstab, tag: TAG, content: FSTAB_BLOCK },
     ]);
@@ -351,7 +360,7 @@ describe("host knobs: planning an apply", function () {
       { op: "file", path: P["udev-net"], content: "" },
       { op: "file", path: P["modules-load"], content: "" },
       { op: "file", path: P.bootloader, content: "" },
-      { op: "update-bootloader" },
+      { op: "update-bootloader", tool: "update-grub" },
       { op: "managed-block", path: P.fstab, tag: TAG, content: "" },
     ]);
   });
@@ -455,7 +464,7 @@ describe("host knobs: rolling back a failed apply from what the host shows", fun
     const n = normaliseSettings(SETTINGS);
     return { knobs: n.knobs, desired: n.desired };
   };
-  const rollback = (after: Map<string, string | undefined>) => planRollback(all().knobs, TAG, before(), after, all().desired);
+  const rollback = (after: Map<string, string | undefined>) => planRollback(all().knobs, TAG, before(), after, "update-grub", all().desired);
 
   it("after a complete run it is the reverse of the apply", function () {
     assert.deepEqual(rollback(applied()), plan(SETTINGS, before()).rollback);
@@ -483,7 +492,7 @@ describe("host knobs: rolling back a failed apply from what the host shows", fun
       { op: "write", path: F.nr, value: "256" },
       { op: "file", path: P.sysctl, content: "" },
       { op: "file", path: P.bootloader, content: "" },
-      { op: "update-bootloader" },
+      { op: "update-bootloader", tool: "update-grub" },
       { op: "managed-block", path: P.fstab, tag: TAG, content: "" },
     ]);
   });
@@ -493,7 +502,7 @@ describe("host knobs: rolling back a failed apply from what the host shows", fun
     b.set(P.sysctl, asRead(`${HEADER}vm.swappiness = 20\n`));
     const after = new Map(b);
     after.set(P.sysctl, asRead(SYSCTL_FILE));
-    const ops: RemoteOp[] = planRollback(all().knobs, TAG, b, after, all().desired);
+    const ops: RemoteOp[] = planRollback(all().knobs, TAG, b, after, "update-grub", all().desired);
     assert.deepEqual(ops, [{ op: "file", path: P.sysctl, content: `${HEADER}vm.swappiness = 20\n` }]);
   });
 });

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApplyError, applyOps, readFiles } from "../../provider/host/knobs/execute";
-import { APPLY_SCRIPT, describeOp, encodeOps, parseApplyOutput, parseReadOutput, READ_SCRIPT } from "../../provider/host/knobs/remote";
+import { APPLY_SCRIPT, describeOp, encodeOps, NO_GENERATOR, parseApplyOutput, parseReadOutput, READ_SCRIPT } from "../../provider/host/knobs/remote";
 import type { RemoteOp } from "../../provider/host/knobs/types";
 import type { RemoteSession, RunOptions, RunResult } from "../../provider/transport/types";
 import { SHELL_ARGV, type Shell } from "../fixtures/facts/run-script";
@@ -86,7 +86,10 @@ describe("host knobs: remote scripts", function () {
         { op: "file", path: "/etc/sysctl.d/90-kvmtune-x.conf", content: "" },
         { op: "managed-block", path: "/etc/fstab", tag: "x", content: "none /d hugetlbfs pagesize=1G 0 0\n" },
         { op: "managed-block", path: "/etc/fstab", tag: "x", content: "" },
-        { op: "update-bootloader" },
+        { op: "update-bootloader", tool: "update-grub" },
+        { op: "update-bootloader", tool: "grub-mkconfig" },
+        { op: "update-bootloader", tool: "grub2-mkconfig" },
+        { op: "update-bootloader", tool: "none" },
       ];
       const b64 = (t: string) => Buffer.from(t).toString("base64");
       assert.equal(
@@ -104,7 +107,10 @@ describe("host knobs: remote scripts", function () {
           b64("none /d hugetlbfs pagesize=1G 0 0\n"),
           "managed-block\t/etc/fstab\tx",
           "",
-          "update-bootloader\t\t",
+          "update-bootloader\tupdate-grub\t",
+          "update-bootloader\tgrub-mkconfig\t",
+          "update-bootloader\tgrub2-mkconfig\t",
+          "update-bootloader\tnone\t",
           "",
         ].join("\n"),
       );
@@ -119,8 +125,17 @@ describe("host knobs: remote scripts", function () {
         "remove /etc/sysctl.d/90-kvmtune-x.conf",
         "write kvmtune's block in /etc/fstab",
         "remove kvmtune's block in /etc/fstab",
-        "regenerate the boot loader configuration",
+        "regenerate the boot loader configuration (update-grub)",
+        "regenerate the boot loader configuration (grub-mkconfig -o /boot/grub/grub.cfg)",
+        "regenerate the boot loader configuration (grub2-mkconfig -o /boot/grub2/grub.cfg)",
+        "regenerate the boot loader configuration (no tool)",
       ]);
+    });
+
+    it("sends only an allowlisted boot loader tool", function () {
+      for (const tool of ["grubby", "update-grub; reboot", "../../tmp/x", ""]) {
+        assert.throws(() => encodeOps([{ op: "update-bootloader", tool } as unknown as RemoteOp]), { message: `internal: boot loader tool ${JSON.stringify(tool)} is not one kvmtune drives` });
+      }
     });
 
     it("refuses a tab or newline in a field instead of shifting the fields", function () {
@@ -223,6 +238,31 @@ describe("host knobs: remote scripts", function () {
         assert.match(r.stdout, new RegExp(`^@@kvmtune:ok 0\\n@@kvmtune:fail 1 write ${dir}/notadir/x.conf: .+\\n$`));
         assert.deepEqual(listing(dir), ["first.conf", "notadir"]);
         assert.equal(readFileSync(join(dir, "notadir"), "utf8"), "x");
+      });
+
+      it("runs the op's boot loader generator with its fixed arguments (stand-ins first on PATH), and fails the step without one", function () {
+        const bin = join(dir, "bin");
+        const log = join(dir, "generators.log");
+        mkdirSync(bin);
+        for (const tool of ["update-grub", "grub-mkconfig", "grub2-mkconfig", "grubby"]) {
+          writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\n`);
+          chmodSync(join(bin, tool), 0o755);
+        }
+        const env = { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+        const tools = ["update-grub", "grub-mkconfig", "grub2-mkconfig"] as const;
+        const ok = sh(shell, APPLY_SCRIPT, encodeOps(tools.map((tool) => ({ op: "update-bootloader", tool }))), env);
+        assert.equal(ok.stdout, "@@kvmtune:ok 0\n@@kvmtune:ok 1\n@@kvmtune:ok 2\n@@kvmtune:end\n", ok.stderr);
+        assert.equal(readFileSync(log, "utf8"), "update-grub \ngrub-mkconfig -o /boot/grub/grub.cfg\ngrub2-mkconfig -o /boot/grub2/grub.cfg\n");
+        const none = sh(shell, APPLY_SCRIPT, encodeOps([{ op: "update-bootloader", tool: "none" }]), env);
+        assert.equal(none.code, 3);
+        assert.equal(none.stdout, `@@kvmtune:fail 0 ${NO_GENERATOR}\n`);
+        // A line encodeOps would never write runs nothing either: the tool is matched, never executed as text.
+        const forged = sh(shell, APPLY_SCRIPT, "update-bootloader\tgrubby --update-kernel=ALL\t\nupdate-bootloader\t$(grubby)\t\n", env);
+        assert.equal(forged.stdout, `@@kvmtune:fail 0 ${NO_GENERATOR}\n`);
+        assert.equal(readFileSync(log, "utf8").split("\n").length, 4, "no generator ran for the refused lines");
+        writeFileSync(join(bin, "update-grub"), "#!/bin/sh\necho 'Generating grub configuration file ...'\necho 'grub-probe: error: failed to get canonical path of overlay.' >&2\nexit 1\n");
+        const failed = sh(shell, APPLY_SCRIPT, encodeOps([{ op: "update-bootloader", tool: "update-grub" }]), env);
+        assert.equal(failed.stdout, "@@kvmtune:fail 0 update-grub: Generating grub configuration file ... grub-probe: error: failed to get canonical path of overlay.\n");
       });
 
       it("refuses an unknown op", function () {

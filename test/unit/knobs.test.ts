@@ -7,6 +7,7 @@ import { parseHostFacts, type HostFacts } from "../../provider/host/facts";
 import { KNOB_KINDS, knobOrder, resolveKnob, undoOrder } from "../../provider/host/knobs/catalogue";
 import { cmdlineValue } from "../../provider/host/knobs/cmdline";
 import { normaliseSettings } from "../../provider/host/knobs/plan";
+import { NO_TOOL_REFUSAL } from "../../provider/host/bootloader";
 import { sysctlPath } from "../../provider/host/knobs/sysctl";
 import type { Knob } from "../../provider/host/knobs/types";
 import { FIXTURE_DIR } from "../fixtures/facts/run-script";
@@ -41,7 +42,7 @@ describe("host knobs: keys", function () {
       ["ksm:run", ["/sys/kernel/mm/ksm/run"], "tmpfiles", "live", false],
       ["hugepages:2M", ["/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"], "tmpfiles", "live", false],
       ["hugepages:2M:node1", ["/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"], "tmpfiles", "live", false],
-      ["hugepages:1G:node0", ["/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages"], "bootloader", "live", false],
+      ["hugepages:1G:node0", ["/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages"], "bootloader", "host-reboot", true],
       ["hugetlbfs:1G", ["/proc/mounts"], "fstab", "live", false],
       ["sysctl:vm.swappiness", ["/proc/sys/vm/swappiness"], "sysctl", "live", false],
       ["sysctl:net.ipv4.conf.eth0/100.rp_filter", ["/proc/sys/net/ipv4/conf/eth0.100/rp_filter"], "sysctl", "live", false],
@@ -493,7 +494,7 @@ describe("host knobs: checks against host facts", function () {
 
   it("checks host totals against the host's memory, and refuses a total next to per-node counts of one size", function () {
     assert.deepEqual(check("tiny-no-numa", { "hugepages:1G": "1", "hugepages:2M": "1000" }), {
-      "hugepages:1G": ["1G pages need the CPU flag pdpe1gb, which this host's CPU does not have"],
+      "hugepages:1G": ["1G pages need the CPU flag pdpe1gb, which this host's CPU does not have", `"1" is not accepted: ${NO_TOOL_REFUSAL}`],
       "hugepages:2M": ["1000 x 2M = 2000 MiB exceeds the 1968 MiB of memory on the host"],
     });
     assert.deepEqual(check("hv01-2socket", { "hugepages:2M": "4096", "hugepages:1G": "8" }), { "hugepages:2M": [], "hugepages:1G": [] });
@@ -520,15 +521,19 @@ describe("host knobs: checks against host facts", function () {
       }),
       {
         "thp:enabled": ["this host has no transparent hugepage support (/sys/kernel/mm/transparent_hugepage is missing)"],
-        "hugepages:1G:node0": ["1G pages need the CPU flag pdpe1gb, which this host's CPU does not have"],
+        "hugepages:1G:node0": ["1G pages need the CPU flag pdpe1gb, which this host's CPU does not have", `"1" is not accepted: ${NO_TOOL_REFUSAL}`],
         "hugepages:2M:node0": [],
         "hugepages:2M:node1": ["NUMA node 1 does not exist on this host; it has node(s) 0"],
         "hugetlbfs:1G": ["this host has no 1G hugepage pool to mount; it offers 2M (1G pages need the CPU flag pdpe1gb)"],
         "hugetlbfs:2M": [],
         "block:zram0:scheduler": [`scheduler "none" cannot be set on zram0: it has no I/O scheduler (no queue/scheduler choices)`],
         "mtu:eth0": ["eth0 carries kvmtune's SSH session (10.0.2.15); a wrong MTU would cut the host off. Set allowManagementInterface: true to change it anyway"],
-        "cmdline:isolcpus": [`"managed_irq,domain" is not accepted: the CPU list is empty`],
-        "cmdline:nohz_full": [`"0-3" is not accepted: it leaves no housekeeping CPU; this host has CPUs 0-3, keep at least one (usually CPU 0 and its sibling) out of the list`],
+        // tiny has no boot loader at all: every kernel command-line setting is refused too.
+        "cmdline:isolcpus": [`"managed_irq,domain" is not accepted: the CPU list is empty`, `"managed_irq,domain" is not accepted: ${NO_TOOL_REFUSAL}`],
+        "cmdline:nohz_full": [
+          `"0-3" is not accepted: it leaves no housekeeping CPU; this host has CPUs 0-3, keep at least one (usually CPU 0 and its sibling) out of the list`,
+          `"0-3" is not accepted: ${NO_TOOL_REFUSAL}`,
+        ],
       },
     );
   });

@@ -1,3 +1,4 @@
+import { bootSettingProblems } from "../bootloader";
 import { parseCpuList } from "../sysfs-parse";
 import { oneOf } from "./common";
 import type { KnobKind } from "./types";
@@ -86,7 +87,7 @@ export const cmdlineKind: KnobKind = {
       },
       validate(value, { facts }) {
         const problem = check(value, facts.cpu.count);
-        return problem ? [`${JSON.stringify(value)} is not accepted: ${problem}`] : [];
+        return [...(problem ? [`${JSON.stringify(value)} is not accepted: ${problem}`] : []), ...bootSettingProblems(value, facts.bootloader)];
       },
       apply: () => [],
       restore: () => [],

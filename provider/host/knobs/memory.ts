@@ -1,3 +1,4 @@
+import { bootSettingProblems } from "../bootloader";
 import { bracketed, fileKnob, intValue, oneOf, plainValue } from "./common";
 import type { KnobKind, ValidationContext } from "./types";
 
@@ -96,12 +97,18 @@ export const hugepagesKind: KnobKind = {
     if (!m) return { problem: `malformed key; expected hugepages:<2M|1G> or hugepages:<2M|1G>:node<N>` };
     const sizeKiB = PAGE_SIZES[m[1]];
     const node = m[2] === undefined ? undefined : Number(m[2]);
-    return fileKnob({
+    const knob = fileKnob({
       key,
       path: hugepagePath(sizeKiB, node),
       normalise: (v) => intValue(v, 0, 10_000_000, " pages"),
-      validate: (value, ctx) => validateHugepages(sizeKiB, node, Number(value), ctx),
+      // 1G pools are persisted on the kernel command line: refused where kvmtune cannot change it.
+      validate: (value, ctx) => [...validateHugepages(sizeKiB, node, Number(value), ctx), ...(sizeKiB === PAGE_SIZES["1G"] ? bootSettingProblems(value, ctx.facts.bootloader) : [])],
       persistence: sizeKiB === PAGE_SIZES["1G"] ? "bootloader" : "tmpfiles",
     });
+    // 1G pools are reserved at boot (kernel command line): a running host rarely has 1 GiB of
+    // contiguous free memory per node (a test host with 2-3 GiB nodes got none on node0), so a
+    // live write would fail or half-succeed. The configured value is state; the pool feeds pendingReboot.
+    if (sizeKiB !== PAGE_SIZES["1G"]) return knob;
+    return { ...knob, disruption: "host-reboot", bootTime: true, optional: true, apply: () => [], restore: () => [] };
   },
 };

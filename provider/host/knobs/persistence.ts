@@ -1,3 +1,4 @@
+import type { GrubGenerator } from "../bootloader";
 import { knobOrder } from "./catalogue";
 import { cmdlineValue } from "./cmdline";
 import type { Knob, PersistenceKind, RemoteOp } from "./types";
@@ -100,8 +101,12 @@ export function renderPersistence(tag: string, entries: Entry[]): Map<string, st
   return files;
 }
 
-/** Ops that bring the persistence files from `current` content to `wanted`; only files that differ are touched. */
-export function persistenceOps(tag: string, wanted: Map<string, string>, current: ReadonlyMap<string, string | undefined>): RemoteOp[] {
+/**
+ * Ops that bring the persistence files from `current` content to `wanted`; only files that differ are touched.
+ * A changed boot loader drop-in is followed by regenerating with `tool` (bootloaderTool of the host's facts),
+ * except a removal on a host without one.
+ */
+export function persistenceOps(tag: string, wanted: Map<string, string>, current: ReadonlyMap<string, string | undefined>, tool: GrubGenerator | "none"): RemoteOp[] {
   const ops: RemoteOp[] = [];
   const paths = persistencePaths(tag);
   for (const [path, content] of wanted) {
@@ -113,8 +118,12 @@ export function persistenceOps(tag: string, wanted: Map<string, string>, current
     const now = current.get(path);
     if ((now ?? "") === content.replace(/\n$/, "") || (now === undefined && content === "")) continue;
     if (path !== paths.bootloader) ops.push({ op: "file", path, content });
-    else if (content === "") ops.push({ op: "file", path, content }, { op: "update-bootloader" });
-    else ops.push({ op: "file", path, content: content.replace(`${BOOTLOADER_DONE}\n`, "") }, { op: "update-bootloader" }, { op: "file", path, content });
+    else if (content === "") {
+      ops.push({ op: "file", path, content });
+      // Without a generator a removal only removes: nothing was regenerated from the drop-in, so the host boots as
+      // before (and delete is never stuck). Writing one fails at the generator step instead; check refuses that first.
+      if (tool !== "none") ops.push({ op: "update-bootloader", tool });
+    } else ops.push({ op: "file", path, content: content.replace(`${BOOTLOADER_DONE}\n`, "") }, { op: "update-bootloader", tool }, { op: "file", path, content });
   }
   return ops;
 }
@@ -138,9 +147,15 @@ export function configuredValue(knob: Knob, tag: string, files: ReadonlyMap<stri
       .find((f) => f[2] === "hugetlbfs" && f[3] === `pagesize=${size}`);
     return line?.[1];
   }
-  if (knob.key.startsWith("cmdline:")) {
-    const m = /^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX (.*)"$/m.exec(files.get(paths.bootloader) ?? "");
-    return cmdlineValue(m?.[1], knob.key.slice(8));
+  const ours = /^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX (.*)"$/m.exec(files.get(paths.bootloader) ?? "")?.[1];
+  if (knob.key.startsWith("cmdline:")) return cmdlineValue(ours, knob.key.slice(8));
+  if (knob.key.startsWith("hugepages:1G")) {
+    // Our drop-in writes `hugepagesz=1G hugepages=<total>` or `hugepages=<node>:<n>,...` (see cmdlineTokens).
+    const count = cmdlineValue(ours, "hugepages");
+    if (count === undefined) return undefined;
+    const node = /:node(\d+)$/.exec(knob.key)?.[1];
+    if (node === undefined) return count.includes(":") ? undefined : count;
+    return count.split(",").map((p) => p.split(":")).find(([n]) => n === node)?.[1];
   }
   if (knob.key.startsWith("modparam:")) {
     const [mod, param] = knob.key.slice(9).split(".");

@@ -1,3 +1,4 @@
+import { bootloaderTool, type GrubGenerator } from "../bootloader";
 import type { HostFacts } from "../facts";
 import { knobOrder, resolveKnob, undoOrder } from "./catalogue";
 import { configuredValue, managedBlock, persistenceOps, persistencePaths, renderPersistence } from "./persistence";
@@ -152,7 +153,7 @@ export function planApply(input: PlanInput): HostTuningPlan {
   }
   const entries = [...knobs].map(([key, knob]) => ({ knob, value: desired.get(key)! }));
   const wantedFiles = renderPersistence(tag, entries);
-  const persist = persistenceOps(tag, wantedFiles, files);
+  const persist = persistenceOps(tag, wantedFiles, files, bootloaderTool(facts.bootloader));
   const rollback = undo.sort(([a], [b]) => undoOrder(a, b)).flatMap(([, ops]) => ops);
   // A file written twice (the boot loader drop-in) is put back once.
   const restoreFiles = persist.map((op) => undoPersist(op, files)).filter((op, i, all) => op.op !== "file" || all.findIndex((o) => o.op === "file" && o.path === op.path) === i);
@@ -163,9 +164,10 @@ export function planApply(input: PlanInput): HostTuningPlan {
  * Steps that undo a failed apply, from what is on the host now: only keys whose
  * value moved away from `before` are restored (steps that never ran or had no
  * effect are skipped, so one of them cannot stop the rest), in undo order, and
- * persistence files that differ from `before` get their old content back.
+ * persistence files that differ from `before` get their old content back
+ * (a changed boot loader drop-in then regenerates with `tool`, when there is one).
  */
-export function planRollback(knobs: Map<string, Knob>, tag: string, before: ReadonlyMap<string, string | undefined>, after: ReadonlyMap<string, string | undefined>, desired?: ReadonlyMap<string, string>): RemoteOp[] {
+export function planRollback(knobs: Map<string, Knob>, tag: string, before: ReadonlyMap<string, string | undefined>, after: ReadonlyMap<string, string | undefined>, tool: GrubGenerator | "none", desired?: ReadonlyMap<string, string>): RemoteOp[] {
   const was = observe(knobs, tag, before, desired);
   const is = observe(knobs, tag, after, desired);
   const ops: RemoteOp[] = [];
@@ -185,7 +187,8 @@ export function planRollback(knobs: Map<string, Knob>, tag: string, before: Read
       if (managedBlock(after.get(path), tag) !== block) ops.push({ op: "managed-block", path, tag, content: block });
     } else if (before.get(path) !== after.get(path)) {
       ops.push(undoPersist({ op: "file", path, content: "" }, before));
-      if (path === persistencePaths(tag).bootloader) ops.push({ op: "update-bootloader" });
+      // Putting the drop-in back regenerates, unless there is no generator: then it was never regenerated from either.
+      if (path === persistencePaths(tag).bootloader && tool !== "none") ops.push({ op: "update-bootloader", tool });
     }
   }
   return ops;

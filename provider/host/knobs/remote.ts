@@ -1,4 +1,8 @@
+import { GENERATOR_COMMANDS, GRUB_GENERATORS } from "../bootloader";
 import type { RemoteOp } from "./types";
+
+/** Why an update-bootloader step without a generator fails: check refuses such hosts, so reaching it is a bug. */
+export const NO_GENERATOR = "no boot loader tool kvmtune can drive on this host, so the boot loader configuration was not regenerated (check should have refused this setting)";
 
 /**
  * Remote side of knob reads and writes. Both scripts are fixed text; what to
@@ -81,10 +85,12 @@ while IFS="$tab" read -r op a b; do
       tmp="$a.kvmtune-tmp.$$"
       out=$( { { [ -f "$a" ] && awk -v b="$begin" -v e="$end" '$0==b{s=1;next} $0==e{s=0;next} !s' "$a"; if [ -n "$c" ]; then printf '%s\n' "$begin"; printf '%s' "$c" | base64 -d; printf '%s\n' "$end"; fi; } > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$a"; } 2>&1 ) || { rm -f "$tmp"; fail "update $a: $out"; } ;;
     update-bootloader)
-      if command -v update-grub >/dev/null 2>&1; then out=$(update-grub 2>&1 </dev/null) || fail "update-grub: $out"
-      elif command -v grub2-mkconfig >/dev/null 2>&1 && [ -d /boot/grub2 ]; then out=$(grub2-mkconfig -o /boot/grub2/grub.cfg 2>&1 </dev/null) || fail "grub2-mkconfig: $out"
-      else printf '@@kvmtune:note no update-grub or grub2-mkconfig on this host: the boot loader was not regenerated\n'
-      fi ;;
+      case "$a" in
+        update-grub) out=$(update-grub 2>&1 </dev/null) || fail "update-grub: $out" ;;
+        grub-mkconfig) out=$(grub-mkconfig -o /boot/grub/grub.cfg 2>&1 </dev/null) || fail "grub-mkconfig -o /boot/grub/grub.cfg: $out" ;;
+        grub2-mkconfig) out=$(grub2-mkconfig -o /boot/grub2/grub.cfg 2>&1 </dev/null) || fail "grub2-mkconfig -o /boot/grub2/grub.cfg: $out" ;;
+        *) fail "${NO_GENERATOR}" ;;
+      esac ;;
     *) fail "unknown op $op" ;;
   esac
   printf '@@kvmtune:ok %s\n' "$n"
@@ -117,7 +123,9 @@ export function encodeOps(ops: readonly RemoteOp[]): string {
         case "managed-block":
           return `managed-block\t${field(o.path, "path")}\t${field(o.tag, "tag")}\n${Buffer.from(o.content, "utf8").toString("base64")}`;
         case "update-bootloader":
-          return "update-bootloader\t\t";
+          // Only a name from the allowlist travels; the host side maps it to a fixed command line.
+          if (o.tool !== "none" && !GRUB_GENERATORS.includes(o.tool)) throw new Error(`internal: boot loader tool ${JSON.stringify(o.tool)} is not one kvmtune drives`);
+          return `update-bootloader\t${o.tool}\t`;
       }
     })
     .map((l) => `${l}\n`)
@@ -165,6 +173,6 @@ export function describeOp(o: RemoteOp): string {
     case "managed-block":
       return `${o.content === "" ? "remove" : "write"} kvmtune's block in ${o.path}`;
     case "update-bootloader":
-      return "regenerate the boot loader configuration";
+      return `regenerate the boot loader configuration (${o.tool === "none" ? "no tool" : GENERATOR_COMMANDS[o.tool]})`;
   }
 }

@@ -1,3 +1,4 @@
+import type { GrubGenerator } from "../bootloader";
 import type { HostFacts } from "../facts";
 
 /**
@@ -26,8 +27,8 @@ export type RemoteOp =
   | { op: "file"; path: string; content: string }
   /** Replace the block between `# BEGIN kvmtune <tag>` and `# END kvmtune <tag>` in a shared file (fstab); empty content removes the block. */
   | { op: "managed-block"; path: string; tag: string; content: string }
-  /** Regenerate the boot loader configuration (update-grub / grub2-mkconfig), when present. */
-  | { op: "update-bootloader" };
+  /** Regenerate the boot loader configuration with the generator the facts chose; "none" fails the step (check should have refused). */
+  | { op: "update-bootloader"; tool: GrubGenerator | "none" };
 
 /** A setting that lives on a host: one key of the HostTuning map. */
 export interface Knob {
