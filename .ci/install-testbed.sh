@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the provider test bed (test/support/) needs:
 # qemu + the cloud kernel package resolution, OpenSSH, and the host files copied
-# into the test VM's initramfs (busybox, sudo + PAM, kmod). Idempotent.
+# into the test VM's initramfs (busybox, sudo + PAM, kmod), and the tools that
+# build the whole Debian test host's disk (debootstrap, sfdisk). Idempotent.
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +14,7 @@ PACKAGES=(
   sudo libpam-modules libpam-runtime  # sudo + its PAM stack, copied into the VM
   util-linux                          # setpriv --pdeathsig
   dpkg apt libc-bin                   # dpkg-deb, apt-get download, ldd
+  debootstrap fdisk e2fsprogs         # the whole Debian test host's disk image (sfdisk, mkfs.ext4 -d)
 )
 
 export DEBIAN_FRONTEND=noninteractive

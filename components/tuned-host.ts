@@ -29,7 +29,8 @@ export interface TunedHostArgs {
    * Static huge pages per size: a total (`{ "2M": 1024 }`, spread over the NUMA nodes by the kernel),
    * per-node counts (`[512, 512]` or `{ node0: 512, node1: 512 }`). The kernel's answer is read back:
    * a short allocation is an error and nothing is recorded. 1G pages need `pdpe1gb`; they are
-   * allocated live if memory allows and persisted on the kernel command line (`hugepagesz=1G hugepages=...`).
+   * reserved at boot from the kernel command line (`hugepagesz=1G hugepages=...`), so they need a
+   * reboot (`pendingReboot`): a running host rarely has a free 1 GiB range per node.
    */
   hugepages?: pulumi.Input<{ "2M"?: PerNode; "1G"?: PerNode }>;
   /** hugetlbfs mounts per page size. Default: mount `/dev/hugepages<size>` for every size with pages; `false` for none. Persisted in /etc/fstab (a marked block). */

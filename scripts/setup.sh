@@ -19,5 +19,8 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 step "real-kernel boot image (cached after the first build)"
 npm run --silent testbed:image
 
+step "whole Debian 12 test host: disk image with systemd, udev and GRUB (cached after the first build, ~2-5 min)"
+npm run --silent testbed:debian
+
 step "Pulumi CLI for the engine tests (built from its Go modules once, then cached)"
 bash scripts/build-pulumi-cli.sh | tail -1

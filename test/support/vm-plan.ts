@@ -10,7 +10,7 @@ export interface TestVmOptions {
   cpus?: number;
   /** Default 2. */
   numaNodes?: number;
-  /** Total guest memory, split evenly over the nodes. Default 256 (the maximum). */
+  /** Total guest memory, split evenly over the nodes. Default 256 (the maximum for initramfs VMs; see `maxMemoryMiB`). */
   memoryMiB?: number;
   /** Virtio disks: default 2 of 64 MiB (sparse files, serials kvmt-disk0, kvmt-disk1, ...). */
   disks?: { count?: number; sizeMiB?: number };
@@ -57,7 +57,8 @@ export const TEST_VM_MAC = "52:54:00:6b:76:01";
 export const DEFAULT_CPU_MODEL = "max,vendor=GenuineIntel";
 const MAX_MEMORY_MIB = 256;
 
-export function planVm(o: TestVmOptions): VmPlan {
+/** Whole-disk hosts need room for 1G pools per node; initramfs VMs stay small. */
+export function planVm(o: TestVmOptions, limits: { maxMemoryMiB: number } = { maxMemoryMiB: MAX_MEMORY_MIB }): VmPlan {
   const name = o.name ?? "kvmt-vm";
   const cpus = o.cpus ?? 4;
   const nodes = o.numaNodes ?? 2;
@@ -70,8 +71,8 @@ export function planVm(o: TestVmOptions): VmPlan {
   if (!(Number.isInteger(cpus) && cpus >= 1 && cpus <= 16 && cpus % nodes === 0)) {
     bad.push(`cpus ${cpus} must be 1..16 and a multiple of numaNodes`);
   }
-  if (!(Number.isInteger(memoryMiB) && memoryMiB <= MAX_MEMORY_MIB && memoryMiB % (2 * nodes) === 0 && memoryMiB / nodes >= 64)) {
-    bad.push(`memoryMiB ${memoryMiB} must be <= ${MAX_MEMORY_MIB}, >= 64 per node and split into whole 2 MiB per node`);
+  if (!(Number.isInteger(memoryMiB) && memoryMiB <= limits.maxMemoryMiB && memoryMiB % (2 * nodes) === 0 && memoryMiB / nodes >= 64)) {
+    bad.push(`memoryMiB ${memoryMiB} must be <= ${limits.maxMemoryMiB}, >= 64 per node and split into whole 2 MiB per node`);
   }
   if (!(Number.isInteger(count) && count >= 0 && count <= 8)) bad.push(`disks.count ${count} must be 0..8`);
   if (!(Number.isInteger(sizeMiB) && sizeMiB >= 1)) bad.push(`disks.sizeMiB ${sizeMiB} must be >= 1`);
@@ -94,7 +95,9 @@ export function planVm(o: TestVmOptions): VmPlan {
 }
 
 export interface QemuRun {
-  image: Pick<TestbedImage, "kernelPath" | "initrdPath">;
+  /** Direct kernel boot (initramfs VMs), or `bootDisk`: a disk image that boots by its own boot loader (first virtio disk). */
+  image?: Pick<TestbedImage, "kernelPath" | "initrdPath">;
+  bootDisk?: { path: string; format: "qcow2" | "raw" };
   dir: string;
   port: number;
   serialLogPath: string;
@@ -124,6 +127,9 @@ export function qemuArgs(p: VmPlan, r: QemuRun): string[] {
       }
     }
   }
+  if (r.bootDisk) {
+    a.push("-drive", `file=${r.bootDisk.path},if=none,id=boot,format=${r.bootDisk.format}`, "-device", "virtio-blk-pci,drive=boot,bootindex=0");
+  }
   for (const [i, d] of t.disks.entries()) {
     a.push("-drive", `file=${path.join(r.dir, `disk${i}.raw`)},if=none,id=d${i},format=raw`);
     a.push("-device", `virtio-blk-pci,drive=d${i},serial=${d.serial}`);
@@ -133,9 +139,12 @@ export function qemuArgs(p: VmPlan, r: QemuRun): string[] {
     "-netdev", `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${r.port}-:22`,
     "-device", `virtio-net-pci,netdev=n0,mac=${t.nic.mac},romfile=`, // no iPXE ROM: faster boot
     "-nographic", ...(p.allowReboot ? [] : ["-no-reboot"]), "-serial", `file:${r.serialLogPath}`, "-monitor", "none",
-    "-kernel", r.image.kernelPath, "-initrd", r.image.initrdPath,
-    "-append", ["console=ttyS0 panic=-1 quiet", `kvmtune.name=${p.name}`, ...[r.kernelArgs ?? []].flat()].join(" "),
+    ...(r.image
+      ? ["-kernel", r.image.kernelPath, "-initrd", r.image.initrdPath,
+        "-append", ["console=ttyS0 panic=-1 quiet", `kvmtune.name=${p.name}`, ...[r.kernelArgs ?? []].flat()].join(" ")]
+      : []),
     ...(r.extra ?? []),
   );
+  if (!r.image === !r.bootDisk) throw new Error("qemuArgs: give exactly one of image (kernel boot) and bootDisk");
   return a;
 }

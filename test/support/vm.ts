@@ -87,7 +87,8 @@ async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): 
   return { error: `${boot}\n${detail}` };
 }
 
-function spawnQemu(args: string[], dir: string): ChildProcess {
+/** Starts qemu with its output in `dir`; stopping it removes `dir`. */
+export function spawnQemu(args: string[], dir: string): ChildProcess {
   const errFd = fs.openSync(path.join(dir, "qemu.stderr"), "w");
   const [cmd, ...rest] = [...pdeathsigPrefix, "qemu-system-x86_64", ...args];
   const child = spawn(cmd, rest, { stdio: ["ignore", errFd, errFd] });
@@ -97,7 +98,7 @@ function spawnQemu(args: string[], dir: string): ChildProcess {
   return child;
 }
 
-async function waitForBoot(child: ChildProcess, port: number, timeoutMs: number): Promise<string> {
+export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: number): Promise<string> {
   let spawnError: Error | undefined;
   child.once("error", (e) => (spawnError = e));
   try {
@@ -114,7 +115,7 @@ async function waitForBoot(child: ChildProcess, port: number, timeoutMs: number)
   }
 }
 
-function failureDetail(dir: string, serialLogPath: string): string {
+export function failureDetail(dir: string, serialLogPath: string): string {
   const tail = (f: string, n: number) => {
     try {
       return fs.readFileSync(f, "utf8").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");

@@ -43,6 +43,17 @@ describe("test bed VM plan", function () {
     assert.deepEqual(a.slice(-2), ["-device", "x"]);
   });
 
+  it("boots a whole host from its own disk (first virtio disk, boot index 0), with no -kernel/-append, and allows more memory only when asked", function () {
+    const p = planVm({ name: "whole", memoryMiB: 8192, disks: { count: 1, sizeMiB: 64 }, allowReboot: true }, { maxMemoryMiB: 8192 });
+    const a = qemuArgs(p, { bootDisk: { path: "/d/root.qcow2", format: "qcow2" }, dir: "/d", port: 2222, serialLogPath: "/d/serial.log" });
+    assert.deepEqual(after(a, "-drive"), ["file=/d/root.qcow2,if=none,id=boot,format=qcow2", "file=/d/disk0.raw,if=none,id=d0,format=raw"]);
+    assert.deepEqual(after(a, "-device").slice(0, 2), ["virtio-blk-pci,drive=boot,bootindex=0", "virtio-blk-pci,drive=d0,serial=kvmt-disk0"]);
+    assert.deepEqual(after(a, "-object"), ["memory-backend-ram,id=m0,size=4096M", "memory-backend-ram,id=m1,size=4096M"]);
+    assert.deepEqual([a.includes("-kernel"), a.includes("-append"), a.includes("-no-reboot")], [false, false, false]);
+    assert.throws(() => planVm({ memoryMiB: 8192 }), /memoryMiB 8192 must be <= 256/);
+    assert.throws(() => qemuArgs(p, { ...run, bootDisk: { path: "/x", format: "raw" } }), /exactly one of image \(kernel boot\) and bootDisk/);
+  });
+
   it("rejects every bad option at once", function () {
     assert.throws(
       () => planVm({ name: "Bad Name", cpus: 3, numaNodes: 2, memoryMiB: 1024, disks: { count: 9 } }),

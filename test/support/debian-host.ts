@@ -1,0 +1,121 @@
+// A whole Debian 12 test host: the cached disk image (debian-image.ts) behind a
+// copy-on-write overlay, booted by SeaBIOS -> GRUB -> the kernel from its own
+// disk under qemu (TCG), with 2 NUMA nodes, a data disk (vdb) and a second NIC
+// that no network manager touches. Reboots are real: GRUB decides the next
+// command line, systemd/udev re-apply the persisted settings.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { buildDebianImage, DebianImage } from "./debian-image";
+import { suiteKeys } from "./keys";
+import { preflightVm, run } from "./preflight";
+import { makeRunDir, rmTree, stopProcess } from "./processes";
+import { freePort, runSsh, SshCallOptions, SshResult, SshTarget, writeKnownHosts } from "./ssh-client";
+import { failureDetail, spawnQemu, waitForBoot } from "./vm";
+import { planVm, qemuArgs, Told } from "./vm-plan";
+
+export interface DebianHostOptions {
+  name?: string;
+  /**
+   * Default 8192, 4 GiB per node: node0 then has two 1G-aligned ranges above 4 GiB, so a boot-time
+   * 1G page fits wherever KASLR put the kernel (with 2 GiB it never fits, with 3 GiB not always).
+   * Reserved pages are never touched, so qemu does not grow by them.
+   */
+  memoryMiB?: number;
+  extraQemuArgs?: string[];
+  bootTimeoutMs?: number;
+}
+
+export interface DebianHost {
+  name: string;
+  host: "127.0.0.1";
+  port: number;
+  privateKey: string;
+  hostKey: string;
+  told: Told;
+  image: DebianImage;
+  /** MAC of the second NIC (no network manager owns it; its name comes from udev). */
+  dataNicMac: string;
+  serialLogPath: string;
+  /** From spawning qemu to sshd's banner. */
+  bootMs: number;
+  /** kvmtune connection args for this host (root, host key pinned). */
+  connection(): { host: string; port: number; user: string; privateKey: string; hostKey: string };
+  ssh(cmd: string, opts?: SshCallOptions): Promise<SshResult>;
+  /** Like ssh, but fails on a non-zero exit with the command's stderr. */
+  sh(cmd: string, opts?: SshCallOptions): Promise<string>;
+  /** Reboots through systemd and GRUB; resolves when sshd answers with a new boot id. */
+  reboot(timeoutMs?: number): Promise<{ seconds: number }>;
+  consoleTail(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+export const DATA_NIC_MAC = "52:54:00:6b:76:02";
+const BOOT_TIMEOUT_MS = 300_000;
+
+export async function startDebianHost(opts: DebianHostOptions = {}): Promise<DebianHost> {
+  preflightVm();
+  const name = opts.name ?? "kvmt-debian";
+  const plan = planVm({ name, cpus: 4, numaNodes: 2, memoryMiB: opts.memoryMiB ?? 8192, disks: { count: 1, sizeMiB: 64 }, allowReboot: true }, { maxMemoryMiB: 8192 });
+  const image = await buildDebianImage();
+  const dir = makeRunDir(`debian-${name}`);
+  const overlay = path.join(dir, "root.qcow2");
+  let port: number;
+  try {
+    run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", image.diskPath, "-F", "raw", overlay]);
+    for (const [i, d] of plan.told.disks.entries()) {
+      const fd = fs.openSync(path.join(dir, `disk${i}.raw`), "w");
+      fs.ftruncateSync(fd, d.sizeBytes);
+      fs.closeSync(fd);
+    }
+    port = await freePort();
+  } catch (e) {
+    rmTree(dir);
+    throw e;
+  }
+  const serialLogPath = path.join(dir, "serial.log");
+  const extra = [
+    // A second NIC with nothing behind it: the MTU tests' own interface, never the SSH path.
+    "-netdev", "user,id=n1,restrict=on", "-device", `virtio-net-pci,netdev=n1,mac=${DATA_NIC_MAC},romfile=`,
+    ...(opts.extraQemuArgs ?? []),
+  ];
+  const t0 = Date.now();
+  const child = spawnQemu(qemuArgs(plan, { bootDisk: { path: overlay, format: "qcow2" }, dir, port, serialLogPath, extra }), dir);
+  const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS);
+  if (boot !== "ok") {
+    const detail = failureDetail(dir, serialLogPath);
+    await stopProcess(child);
+    throw new Error(`Debian test host ${name} did not boot: ${boot}\n${detail}`);
+  }
+  const bootMs = Date.now() - t0;
+  const keys = suiteKeys();
+  const knownHostsPath = path.join(dir, "known_hosts");
+  writeKnownHosts(knownHostsPath, "127.0.0.1", port, keys.hostPublicKey);
+  const target: SshTarget = { host: "127.0.0.1", port, clientKeyPath: keys.clientKeyPath, knownHostsPath };
+  const ssh = (cmd: string, o?: SshCallOptions) => runSsh(target, "root", cmd, o);
+  const sh = async (cmd: string, o?: SshCallOptions) => {
+    const r = await ssh(cmd, o);
+    if (r.code !== 0) throw new Error(`on ${name}: ${cmd}\nexited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const consoleTail = (lines = 40) => failureDetail(dir, serialLogPath).split("--- serial console (tail) ---\n")[1]?.split("\n").slice(-lines).join("\n") ?? "";
+  let stopping: Promise<void> | undefined;
+  return {
+    name, host: "127.0.0.1", port, privateKey: keys.clientPrivateKey, hostKey: keys.hostPublicKey, told: plan.told, image,
+    dataNicMac: DATA_NIC_MAC, serialLogPath, bootMs,
+    connection: () => ({ host: "127.0.0.1", port, user: "root", privateKey: keys.clientPrivateKey, hostKey: keys.hostPublicKey }),
+    ssh, sh, consoleTail,
+    async reboot(timeoutMs = BOOT_TIMEOUT_MS) {
+      const t = Date.now();
+      const before = (await sh("cat /proc/sys/kernel/random/boot_id")).trim();
+      await ssh("systemd-run --on-active=1 systemctl reboot >/dev/null 2>&1 || (sleep 1; systemctl reboot) &");
+      while (Date.now() - t < timeoutMs) {
+        await new Promise((r) => setTimeout(r, 2000));
+        if (child.exitCode !== null) throw new Error(`qemu exited during the reboot of ${name}\n${consoleTail()}`);
+        const r = await ssh("cat /proc/sys/kernel/random/boot_id", { timeoutMs: 15_000 }).catch(() => undefined);
+        if (r?.code === 0 && r.stdout.trim() !== before) return { seconds: Math.round((Date.now() - t) / 1000) };
+      }
+      throw new Error(`${name} did not come back within ${timeoutMs / 1000} s of a reboot\n${consoleTail()}`);
+    },
+    stop: () => (stopping ??= stopProcess(child)),
+  };
+}
