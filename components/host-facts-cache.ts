@@ -6,18 +6,29 @@ import type { ConnectionArgs } from "./connection";
 /**
  * Facts per host per program run, shared by every component that plans or
  * checks in the program (so `pulumi preview` shows plans and refusals). A
- * process may run the program more than once (Automation API), so they expire
- * after a short while.
+ * process may run the program more than once (the Automation API runs inline
+ * programs in one process), and a host may change between runs, so each run
+ * has its own cache, keyed by that run's resource monitor client.
  */
+const runCaches = new WeakMap<object, Map<string, Promise<HostFacts>>>();
+/** Without a monitor (a program called outside any run): a short-lived cache. */
 const FACTS_TTL_MS = 60_000;
-const factsCache = new Map<string, { at: number; facts: Promise<HostFacts> }>();
+const looseCache = new Map<string, { at: number; facts: Promise<HostFacts> }>();
 
-/** The facts of host `id` ("host:port"), read over `connection` at most once per FACTS_TTL_MS. */
+/** The facts of host `id` ("host:port"), read over `connection` at most once per program run. */
 export function readCachedHostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
-  const hit = factsCache.get(id);
+  const run = pulumi.runtime.getMonitor();
+  if (run) {
+    let cache = runCaches.get(run);
+    if (!cache) runCaches.set(run, (cache = new Map()));
+    let facts = cache.get(id);
+    if (!facts) cache.set(id, (facts = readHostFacts(connection)));
+    return facts;
+  }
+  const hit = looseCache.get(id);
   if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.facts;
   const facts = readHostFacts(connection);
-  factsCache.set(id, { at: Date.now(), facts });
+  looseCache.set(id, { at: Date.now(), facts });
   return facts;
 }
 
