@@ -6,7 +6,7 @@
 // it was before kvmtune: the same files byte for byte, the same runtime values.
 import { strict as assert } from "node:assert";
 import { TunedHost } from "../../components/tuned-host";
-import { startDebianHost, type DebianHost } from "../support/debian-host";
+import { SRIOV_PF, startDebianHost, type DebianHost } from "../support/debian-host";
 import { inlineStack, type EngineStack } from "../support/engine";
 import { nicByMac, readRuntime, snapshotFiles, type RuntimeValues } from "../support/host-snapshot";
 
@@ -19,7 +19,8 @@ describe("Whole Debian host: persisted settings survive a real reboot (real engi
   let baseline: RuntimeValues;
 
   before(async () => {
-    host = await startDebianHost({ name: "kvmt-whole" });
+    // With QEMU's SR-IOV NVMe controller behind an emulated IOMMU: a real PF for the VF count.
+    host = await startDebianHost({ name: "kvmt-whole", sriovNvme: true });
     process.stderr.write(`      (Debian host booted by GRUB in ${Math.round(host.bootMs / 1000)} s; image ${host.image.cached ? "cached" : `built in ${Math.round(host.image.buildMs / 1000)} s`})\n`);
     nic = await nicByMac(host, host.dataNicMac);
     baselineFiles = await snapshotFiles(host);
@@ -38,6 +39,7 @@ describe("Whole Debian host: persisted settings survive a real reboot (real engi
         moduleOptions: { vhost: { max_mem_regions: 128 } },
         mtu: { [nic]: 4000 },
         ksm: true,
+        sriov: { [SRIOV_PF]: 2 },
         isolateCpus: "2-3",
         kernelArgs: { intel_iommu: "on" },
         reboot: "when-pending",
@@ -66,6 +68,7 @@ describe("Whole Debian host: persisted settings survive a real reboot (real engi
     assert.equal(baseline.vhostNetLoaded, false);
     assert.equal(baseline.dataNicMtu, "1500");
     assert.equal(baseline.ksmRun, "0");
+    assert.equal(baseline.sriovNumVfs, "0");
   });
 
   it("up applies, reboots once through GRUB, and every value comes back from the host's own boot", async () => {
@@ -94,6 +97,7 @@ describe("Whole Debian host: persisted settings survive a real reboot (real engi
       vhostMaxMemRegions: "128", // modprobe.d, the running parameter
       dataNicMtu: "4000", // udev, on a NIC renamed by udev in the same event
       ksmRun: "1", // tmpfiles.d
+      sriovNumVfs: "2", // udev rule on the PF's add event
     });
   });
 

@@ -21,9 +21,23 @@ export interface DebianHostOptions {
    * Reserved pages are never touched, so qemu does not grow by them.
    */
   memoryMiB?: number;
+  /**
+   * Add QEMU's SR-IOV capable NVMe controller (PF 0000:01:00.0, up to 4 VFs) behind an emulated
+   * intel-iommu, so VF counts can be proven across a reboot.
+   */
+  sriovNvme?: boolean;
   extraQemuArgs?: string[];
   bootTimeoutMs?: number;
 }
+
+/** The SR-IOV PF's PCI address inside the host when `sriovNvme` is set. */
+export const SRIOV_PF = "0000:01:00.0";
+const SRIOV_NVME_ARGS = [
+  "-device", "intel-iommu,intremap=on,caching-mode=on",
+  "-device", "pcie-root-port,id=rp0,chassis=1",
+  "-device", "nvme-subsys,id=subsys0,nqn=kvmt",
+  "-device", "nvme,serial=kvmt0,bus=rp0,subsys=subsys0,sriov_max_vfs=4,max_ioqpairs=12,msix_qsize=13,sriov_vq_flexible=8,sriov_vi_flexible=4",
+];
 
 export interface DebianHost {
   name: string;
@@ -50,12 +64,28 @@ export interface DebianHost {
 }
 
 export const DATA_NIC_MAC = "52:54:00:6b:76:02";
+
+/** Console lines that mean this boot will never reach sshd: fail at once instead of waiting out the timeout. */
+const STUCK = [/Kernel panic - not syncing[^\n]*/, /grub rescue>/, /error: (?:no such device|file `[^']*' not found|unknown filesystem)[^\n]*/, /You are in emergency mode[^\n]*/, /Give root password for maintenance/];
+
+/** Why the console says the boot is stuck, if it does (only text after `from`, so an earlier boot's lines do not count). */
+export function consoleBootFailure(console: string, from = 0): string | undefined {
+  const text = console.slice(from);
+  for (const re of STUCK) {
+    const m = re.exec(text);
+    if (m) return `the console shows: ${m[0].trim()}`;
+  }
+  return undefined;
+}
 const BOOT_TIMEOUT_MS = 300_000;
 
 export async function startDebianHost(opts: DebianHostOptions = {}): Promise<DebianHost> {
   preflightVm();
   const name = opts.name ?? "kvmt-debian";
-  const plan = planVm({ name, cpus: 4, numaNodes: 2, memoryMiB: opts.memoryMiB ?? 8192, disks: { count: 1, sizeMiB: 64 }, allowReboot: true }, { maxMemoryMiB: 8192 });
+  const plan = planVm({
+    name, cpus: 4, numaNodes: 2, memoryMiB: opts.memoryMiB ?? 8192, disks: { count: 1, sizeMiB: 64 }, allowReboot: true,
+    ...(opts.sriovNvme ? { machine: "q35,kernel-irqchip=split" } : {}), // intel-iommu's interrupt remapping needs it
+  }, { maxMemoryMiB: 8192 });
   const image = await buildDebianImage();
   const dir = makeRunDir(`debian-${name}`);
   const overlay = path.join(dir, "root.qcow2");
@@ -76,11 +106,19 @@ export async function startDebianHost(opts: DebianHostOptions = {}): Promise<Deb
   const extra = [
     // A second NIC with nothing behind it: the MTU tests' own interface, never the SSH path.
     "-netdev", "user,id=n1,restrict=on", "-device", `virtio-net-pci,netdev=n1,mac=${DATA_NIC_MAC},romfile=`,
+    ...(opts.sriovNvme ? SRIOV_NVME_ARGS : []),
     ...(opts.extraQemuArgs ?? []),
   ];
   const t0 = Date.now();
   const child = spawnQemu(qemuArgs(plan, { bootDisk: { path: overlay, format: "qcow2" }, dir, port, serialLogPath, extra }), dir);
-  const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS);
+  const consoleText = () => {
+    try {
+      return fs.readFileSync(serialLogPath, "latin1");
+    } catch {
+      return "";
+    }
+  };
+  const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS, () => consoleBootFailure(consoleText()));
   if (boot !== "ok") {
     const detail = failureDetail(dir, serialLogPath);
     await stopProcess(child);
@@ -107,10 +145,13 @@ export async function startDebianHost(opts: DebianHostOptions = {}): Promise<Deb
     async reboot(timeoutMs = BOOT_TIMEOUT_MS) {
       const t = Date.now();
       const before = (await sh("cat /proc/sys/kernel/random/boot_id")).trim();
+      const from = consoleText().length;
       await ssh("systemd-run --on-active=1 systemctl reboot >/dev/null 2>&1 || (sleep 1; systemctl reboot) &");
       while (Date.now() - t < timeoutMs) {
         await new Promise((r) => setTimeout(r, 2000));
         if (child.exitCode !== null) throw new Error(`qemu exited during the reboot of ${name}\n${consoleTail()}`);
+        const stuck = consoleBootFailure(consoleText(), from);
+        if (stuck) throw new Error(`${name} did not come back from a reboot: ${stuck}\n${consoleTail()}`);
         const r = await ssh("cat /proc/sys/kernel/random/boot_id", { timeoutMs: 15_000 }).catch(() => undefined);
         if (r?.code === 0 && r.stdout.trim() !== before) return { seconds: Math.round((Date.now() - t) / 1000) };
       }

@@ -1,7 +1,7 @@
 // What a whole test host looks like, for before/after comparisons: the boot
 // configuration files kvmtune may write (by content hash), and the runtime
 // values of every setting the reboot tests prove.
-import type { DebianHost } from "./debian-host";
+import { SRIOV_PF, type DebianHost } from "./debian-host";
 
 /** Directories and files whose every byte must be as before after `destroy`. */
 export const BOOT_CONFIG_PATHS = [
@@ -33,6 +33,8 @@ export interface RuntimeValues {
   vhostMaxMemRegions: string;
   dataNicMtu: string;
   ksmRun: string;
+  /** VFs of the SR-IOV NVMe PF, "none" on a host without it. */
+  sriovNumVfs: string;
 }
 
 /** Reads every proven setting in one SSH command. `nic` is the data NIC's name, `dev` the data disk. */
@@ -48,13 +50,14 @@ export async function readRuntime(host: DebianHost, nic: string, dev = "vdb"): P
     "if [ -d /sys/module/vhost_net ]; then echo loaded; else echo absent; fi",
     "cat /sys/module/vhost/parameters/max_mem_regions 2>/dev/null || echo none",
     `cat /sys/class/net/${nic}/mtu /sys/kernel/mm/ksm/run`,
+    `cat /sys/bus/pci/devices/${SRIOV_PF}/sriov_numvfs 2>/dev/null || echo none`,
   ].join("; "));
   const l = out.split("\n");
   return {
     cmdline: l[0], isolated: l[1], swappiness: l[2], arpFilter: l[3], thpEnabled: l[4], thpDefrag: l[5],
     pages2M: [l[6], l[7]], pages1G: [l[8], l[9]], hugetlbfsMounts: l[10].trim().split(" ").filter(Boolean),
     scheduler: l[11], readAheadKb: l[12], nrRequests: l[13], vhostNetLoaded: l[14] === "loaded", vhostMaxMemRegions: l[15],
-    dataNicMtu: l[16], ksmRun: l[17],
+    dataNicMtu: l[16], ksmRun: l[17], sriovNumVfs: l[18],
   };
 }
 

@@ -98,7 +98,8 @@ export function spawnQemu(args: string[], dir: string): ChildProcess {
   return child;
 }
 
-export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: number): Promise<string> {
+/** Waits for sshd's banner; `failed` may name a reason to stop early (e.g. a panic on the console). */
+export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: number, failed: () => string | undefined = () => undefined): Promise<string> {
   let spawnError: Error | undefined;
   child.once("error", (e) => (spawnError = e));
   try {
@@ -107,7 +108,7 @@ export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: 
       if (child.exitCode !== null || child.signalCode !== null) {
         return `qemu exited (${child.exitCode ?? child.signalCode}) before sshd answered`;
       }
-      return undefined;
+      return failed();
     });
     return "ok";
   } catch (e) {
