@@ -7,6 +7,7 @@ import { HostTuning } from "../provider/resources/host-tuning";
 import type { HostFacts } from "../provider/host/facts";
 import { bootloaderKeys, planBootloaderProblems, planTuningSettings, type GroupedSettings, type TuningSettingsPlan } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
+import { claimSettings } from "./host-ownership";
 import { checkBootOverrides } from "./boot-overrides-check";
 import { readCachedHostFacts } from "./host-facts-cache";
 
@@ -91,29 +92,6 @@ export interface TunedHostArgs {
   facts?: pulumi.Input<HostFacts>;
 }
 
-/** Which TunedHost owns which key on which host, within this program. */
-const owners = new Map<string, Map<string, string>>();
-/** How a TunedHost made by another component is named in errors, by its name. */
-const ownerLabels = new Map<string, string>();
-
-/** Names a TunedHost another component creates, for ownership errors (e.g. a VhostNetwork's host side). */
-export function labelTunedHost(name: string, label: string): void {
-  ownerLabels.set(name, label);
-}
-
-function claim(hostId: string, owner: string, keys: string[]): void {
-  const taken = owners.get(hostId) ?? new Map<string, string>();
-  owners.set(hostId, taken);
-  const label = (n: string) => ownerLabels.get(n) ?? `TunedHost "${n}"`;
-  for (const key of keys) {
-    const other = taken.get(key);
-    if (other !== undefined && other !== owner) {
-      throw new Error(`${label(owner)} and ${label(other)} both set ${key} on ${hostId}; each setting needs exactly one owner`);
-    }
-    taken.set(key, owner);
-  }
-}
-
 /**
  * Boot loader settings the host's facts rule out (planBootloaderProblems), as
  * HostTuning's `hostProblems`: its check reports them, so `pulumi preview` fails
@@ -182,14 +160,21 @@ export class TunedHost extends pulumi.ComponentResource {
     const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, facts, ...tuning } = args;
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
-    const grouped = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
+    const planned = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
       const { settings, grouped } = planTuningSettings(plain, `TunedHost "${name}"`);
-      claim(id, name, Object.keys(settings));
+      const conflicts = claimSettings(id, name, Object.keys(settings));
       // Shown at preview: the resource stores canonical values, so this is the one place a mapping is visible.
       for (const note of normaliseSettings(settings).notes) void pulumi.log.info(note, this);
-      return grouped;
+      return { grouped, conflicts };
     });
-    const hostProblems = bootloaderHostProblems(this, pulumi.output(tuning), hostId, connection, facts);
+    const grouped = planned.apply((p) => p.grouped);
+    // Both kinds of refusal go to HostTuning's check (preview fails there); absent when there are none.
+    const hostProblems = pulumi
+      .all([bootloaderHostProblems(this, pulumi.output(tuning), hostId, connection, facts), planned.apply((p) => p.conflicts)])
+      .apply(([boot, conflicts]) => {
+        const all = [...(boot ?? []), ...conflicts];
+        return all.length > 0 ? all : undefined;
+      });
     const resource = new HostTuning(
       `${name}-tuning`,
       { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems },

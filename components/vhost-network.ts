@@ -4,7 +4,8 @@ import { GuestDevice } from "../provider/resources/guest-device";
 import { InputError } from "../provider/spec/issues";
 import type { HostFacts } from "../provider/host/facts";
 import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
-import { labelTunedHost, TunedHost } from "./tuned-host";
+import { labelTunedHost } from "./host-ownership";
+import { TunedHost } from "./tuned-host";
 
 /**
  * Arguments of a VhostNetwork: one guest NIC, either virtio-net with the
