@@ -39,6 +39,12 @@ export interface BuildOptions {
 
 /** The files whose text decides what the image contains. */
 const BUILDER_SOURCES = ["build-image.ts", "kernel.ts", "rootfs.ts", "rootfs-files.ts"];
+/**
+ * Their text as this process loaded them (this module imports the others), read
+ * once at load: hashing the files again at build time could name an image after
+ * edits made since, while it is built by the code loaded before them.
+ */
+const LOADED_SOURCES = BUILDER_SOURCES.map((f) => [f, fs.readFileSync(path.join(__dirname, f))] as const);
 /** Host packages whose files are copied into the image. */
 const HOST_PACKAGES = ["openssh-server", "sudo", "busybox-static", "kmod", "libc6", "libpam-modules", "libpam-runtime"];
 
@@ -127,7 +133,7 @@ function pruneOtherImages(root: string, keep: string): void {
 
 function inputsHash(...extra: string[]): string {
   const h = crypto.createHash("sha256");
-  for (const f of BUILDER_SOURCES) h.update(f).update(fs.readFileSync(path.join(__dirname, f)));
+  for (const [f, text] of LOADED_SOURCES) h.update(f).update(text);
   h.update(run("dpkg-query", ["-W", "-f", "${Package}=${Version}\\n", ...HOST_PACKAGES]));
   for (const f of pamClosure().files) h.update(f).update(fs.readFileSync(path.join("/etc/pam.d", f)));
   for (const x of extra) h.update(x).update("\0");
