@@ -11,24 +11,15 @@ import type { ConnectionArgs } from "./connection";
  * has its own cache, keyed by that run's resource monitor client.
  */
 const runCaches = new WeakMap<object, Map<string, Promise<HostFacts>>>();
-/** Without a monitor (a program called outside any run): a short-lived cache. */
-const FACTS_TTL_MS = 60_000;
-const looseCache = new Map<string, { at: number; facts: Promise<HostFacts> }>();
 
 /** The facts of host `id` ("host:port"), read over `connection` at most once per program run. */
 export function readCachedHostFacts(id: string, connection: ConnectionArgs): Promise<HostFacts> {
   const run = pulumi.runtime.getMonitor();
-  if (run) {
-    let cache = runCaches.get(run);
-    if (!cache) runCaches.set(run, (cache = new Map()));
-    let facts = cache.get(id);
-    if (!facts) cache.set(id, (facts = readHostFacts(connection)));
-    return facts;
-  }
-  const hit = looseCache.get(id);
-  if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.facts;
-  const facts = readHostFacts(connection);
-  looseCache.set(id, { at: Date.now(), facts });
+  if (!run) return readHostFacts(connection); // outside any run: nothing to share with
+  let cache = runCaches.get(run);
+  if (!cache) runCaches.set(run, (cache = new Map()));
+  let facts = cache.get(id);
+  if (!facts) cache.set(id, (facts = readHostFacts(connection)));
   return facts;
 }
 

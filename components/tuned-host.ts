@@ -5,11 +5,10 @@ import { normaliseSettings } from "../provider/host/knobs/plan";
 import { HostReboot } from "../provider/resources/host-reboot";
 import { HostTuning } from "../provider/resources/host-tuning";
 import type { HostFacts } from "../provider/host/facts";
-import { bootloaderKeys, planBootloaderProblems, planTuningSettings, type GroupedSettings, type TuningSettingsPlan } from "../provider/spec/tuned-host";
+import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
 import { claimSettings } from "./host-ownership";
-import { checkBootOverrides } from "./boot-overrides-check";
-import { readCachedHostFacts } from "./host-facts-cache";
+import { checkAgainstFacts } from "./host-checks";
 
 type PerNode = number | number[] | Record<string, number>;
 
@@ -86,46 +85,11 @@ export interface TunedHostArgs {
   /** Raw kvmtune keys (`sysctl:...`, `block:<dev>:scheduler`, ...) for anything the friendly args do not cover. Applied last. */
   settings?: pulumi.Input<Record<string, string | number | boolean>>;
   /**
-   * The host's facts, instead of reading them (offline planning, tests). Otherwise read once per host per run:
-   * to check the boot loader for kernel command-line settings, and what else sets these settings at boot (`bootOverrides`).
+   * The host's facts, instead of reading them (offline planning, tests). Otherwise read at preview, once per host
+   * per run, to refuse a boot loader kvmtune cannot drive and to warn about what else sets these settings at boot
+   * (`bootOverrides`); an update checks both on its own connection.
    */
   facts?: pulumi.Input<HostFacts>;
-}
-
-/**
- * Boot loader settings the host's facts rule out (planBootloaderProblems), as
- * HostTuning's `hostProblems`: its check reports them, so `pulumi preview` fails
- * before anything is written (a rejected output would hang an inline Automation
- * API program). Facts are read only for such settings; a failed read is only
- * warned about, since the update checks the same on the host before writing.
- */
-function bootloaderHostProblems(
-  self: pulumi.Resource,
-  tuning: pulumi.Output<unknown>,
-  hostId: pulumi.Output<string>,
-  connection: pulumi.Input<ConnectionArgs>,
-  given: pulumi.Input<HostFacts> | undefined,
-): pulumi.Output<string[] | undefined> {
-  const found = pulumi.all([tuning, hostId, connection, given]).apply(async ([plain, id, c, f]) => {
-    let plan: TuningSettingsPlan;
-    try {
-      plan = planTuningSettings(plain);
-    } catch {
-      return undefined; // bad args: the settings input fails with them
-    }
-    if (bootloaderKeys(plan.settings).length === 0) return undefined;
-    let facts: HostFacts;
-    try {
-      facts = (f as HostFacts | undefined) ?? (await readCachedHostFacts(id, c as ConnectionArgs));
-    } catch (err) {
-      void pulumi.log.warn(`could not read the facts of ${id} to check its boot loader before the update: ${(err as Error).message}`, self);
-      return undefined;
-    }
-    const problems = planBootloaderProblems(plan, facts);
-    return problems.length > 0 ? problems : undefined;
-  });
-  // Read with the (secret) connection, but the refusals name no secret.
-  return pulumi.unsecret(found);
 }
 
 /**
@@ -161,20 +125,19 @@ export class TunedHost extends pulumi.ComponentResource {
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const planned = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
-      const { settings, grouped } = planTuningSettings(plain, `TunedHost "${name}"`);
-      const conflicts = claimSettings(id, name, Object.keys(settings));
+      const plan = planTuningSettings(plain, `TunedHost "${name}"`);
+      const conflicts = claimSettings(id, name, Object.keys(plan.settings));
       // Shown at preview: the resource stores canonical values, so this is the one place a mapping is visible.
-      for (const note of normaliseSettings(settings).notes) void pulumi.log.info(note, this);
-      return { grouped, conflicts };
+      for (const note of normaliseSettings(plan.settings).notes) void pulumi.log.info(note, this);
+      return { plan, conflicts };
     });
-    const grouped = planned.apply((p) => p.grouped);
+    const grouped = planned.apply((p) => p.plan.grouped);
+    const checks = checkAgainstFacts(this, name, planned.apply((p) => p.plan), hostId, connection, facts);
     // Both kinds of refusal go to HostTuning's check (preview fails there); absent when there are none.
-    const hostProblems = pulumi
-      .all([bootloaderHostProblems(this, pulumi.output(tuning), hostId, connection, facts), planned.apply((p) => p.conflicts)])
-      .apply(([boot, conflicts]) => {
-        const all = [...(boot ?? []), ...conflicts];
-        return all.length > 0 ? all : undefined;
-      });
+    const hostProblems = pulumi.all([checks, planned]).apply(([c, p]) => {
+      const all = [...c.problems, ...p.conflicts];
+      return all.length > 0 ? all : undefined;
+    });
     const resource = new HostTuning(
       `${name}-tuning`,
       { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems },
@@ -198,7 +161,8 @@ export class TunedHost extends pulumi.ComponentResource {
     this.pendingRebootKeys = resource.pendingRebootKeys;
     this.notes = resource.notes;
     this.facts = resource.facts;
-    this.bootOverrides = checkBootOverrides(this, name, pulumi.output(tuning), hostId, connection, facts);
+    // Judged in the program at preview; during an update, by HostTuning from the facts it reads anyway.
+    this.bootOverrides = pulumi.all([checks, resource.bootOverrides]).apply(([c, r]) => c.bootOverrides ?? r ?? []);
     this.registerOutputs({ settings: this.settings, pendingReboot: this.pendingReboot, originals: this.originals, facts: this.facts, bootOverrides: this.bootOverrides });
   }
 }

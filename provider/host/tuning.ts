@@ -1,5 +1,6 @@
 import { InputError } from "../spec/issues";
 import { bootloaderTool, type GrubGenerator } from "./bootloader";
+import { planBootOverrides } from "./boot-overrides";
 import { summariseFacts, type HostFactsSummary } from "./facts-summary";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
@@ -40,6 +41,8 @@ export interface ApplyResult {
   hostname: string | null;
   kernel: string | null;
   facts: HostFactsSummary;
+  /** Other actors that set these settings differently at boot (planBootOverrides), from this apply's facts read. */
+  bootOverrides: string[];
 }
 
 /** Knobs for known keys, in apply order (or reverse, for undoing: schedulers before their modules). */
@@ -94,6 +97,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
       hostname: snap.facts.hostname,
       kernel: snap.facts.kernel.release,
       facts: summariseFacts(snap.facts),
+      bootOverrides: planBootOverrides(Object.fromEntries(norm.desired), req.tag, snap.facts.bootSources, snap.facts).map((o) => o.message),
     };
   });
 }

@@ -36,6 +36,8 @@ export interface HostTuningOutputs extends HostTuningInputs {
   kernel: string | null;
   /** Host facts seen at the last apply. */
   facts: HostFactsSummary | null;
+  /** Settings another actor sets differently at boot, as seen at the last apply. */
+  bootOverrides: string[];
 }
 
 function target(inputs: HostTuningInputs): string {
@@ -88,6 +90,7 @@ async function apply(inputs: HostTuningInputs, originals: Originals, previousKey
     hostname: r.hostname,
     kernel: r.kernel,
     facts: r.facts,
+    bootOverrides: r.bootOverrides,
   };
 }
 
@@ -99,7 +102,7 @@ async function apply(inputs: HostTuningInputs, originals: Originals, previousKey
  */
 function keepOriginals(err: unknown, id: string, inputs: HostTuningInputs & { __provider?: unknown }, settings: GroupedSettings): never {
   if (err instanceof PartialApplyError) {
-    const properties = { ...inputs, settings, originals: err.originals, pendingRebootKeys: [], pendingReboot: false, notes: [], hostname: null, kernel: null, facts: null };
+    const properties = { ...inputs, settings, originals: err.originals, pendingRebootKeys: [], pendingReboot: false, notes: [], hostname: null, kernel: null, facts: null, bootOverrides: [] };
     throw Object.assign(new Error(err.message), { id, properties, reasons: [err.message] });
   }
   throw err;

@@ -55,10 +55,11 @@ export class HostTuning extends pulumi.dynamic.Resource {
   declare readonly hostname: pulumi.Output<string | null>;
   declare readonly kernel: pulumi.Output<string | null>;
   declare readonly facts: pulumi.Output<HostFactsSummary | null>;
+  declare readonly bootOverrides: pulumi.Output<string[]>;
 
   constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
     // Secret as a whole: a key or password given as a plain string must not land in state in clear.
-    const props = { ...args, connection: pulumi.secret(args.connection), originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined };
+    const props = { ...args, connection: pulumi.secret(args.connection), originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined, bootOverrides: undefined };
     super(hostTuningProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "HostTuning");
   }
 }

@@ -129,7 +129,7 @@ export function planTuningSettings(input: unknown, where = "TunedHost"): TuningS
 }
 
 /** Keys persisted on the kernel command line (kvmtune's boot loader drop-in): kernel arguments and 1G pools. */
-export function bootloaderKeys(settings: Record<string, string>): string[] {
+function bootloaderKeys(settings: Record<string, string>): string[] {
   return Object.keys(settings).filter((key) => {
     const knob = resolveKnob(key);
     return !("problem" in knob) && knob.persistence === "bootloader";

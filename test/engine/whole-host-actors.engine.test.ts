@@ -81,7 +81,11 @@ describe("Whole Debian host: other actors at boot, and boot loaders kvmtune cann
     // tuned re-applies sysctl.d after its own [sysctl] (reapply_sysctl = 1): virtual-host's dirty_background_ratio=5 does not win.
     assert.ok(!engine.output().includes("sysctl:vm.dirty_background_ratio:"), engine.output());
 
+    // The update judges the same from its own facts read: one SSH connection for this host, not a second in the program.
+    const logins = async () => Number(await host.sh("journalctl -b -u ssh --no-pager | grep -c 'Accepted publickey'"));
+    const before = await logins();
     const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    assert.equal((await logins()) - before, 2, "up's one connection, plus the count's own");
     assert.deepEqual([...up.outputs.bootOverrides.value].sort(), expected);
     await engine.run((onOutput) => engine.stack.preview({ onOutput, refresh: true, expectNoChanges: true }));
 

@@ -10,7 +10,7 @@ import { suiteKeys } from "./keys";
 import { preflightVm, run } from "./preflight";
 import { makeRunDir, rmTree, stopProcess } from "./processes";
 import { freePort, runSsh, SshCallOptions, SshResult, SshTarget, writeKnownHosts } from "./ssh-client";
-import { failureDetail, spawnQemu, waitForBoot } from "./vm";
+import { failureDetail, logTail, spawnQemu, waitForBoot } from "./vm";
 import { planVm, qemuArgs, Told } from "./vm-plan";
 
 export interface DebianHostOptions {
@@ -135,7 +135,7 @@ export async function startDebianHost(opts: DebianHostOptions = {}): Promise<Deb
     if (r.code !== 0) throw new Error(`on ${name}: ${cmd}\nexited ${r.code}: ${r.stderr.trim()}`);
     return r.stdout;
   };
-  const consoleTail = (lines = 40) => failureDetail(dir, serialLogPath).split("--- serial console (tail) ---\n")[1]?.split("\n").slice(-lines).join("\n") ?? "";
+  const consoleTail = (lines = 40) => logTail(serialLogPath, lines);
   let stopping: Promise<void> | undefined;
   return {
     name, host: "127.0.0.1", port, privateKey: keys.clientPrivateKey, hostKey: keys.hostPublicKey, told: plan.told, image,

@@ -13,6 +13,7 @@ import { suiteKeys } from "./keys";
 import { mib } from "./kernel";
 import { pdeathsigPrefix } from "./processes";
 import { run } from "./preflight";
+import { logTail } from "./vm";
 import { TEST_VM_MAC } from "./vm-plan";
 
 export interface DebianImage {
@@ -39,6 +40,8 @@ export const DEBIAN_PACKAGES = [
  */
 export const CHROOT_PACKAGES = ["tuned"];
 const BUILDER_SOURCES = ["debian-image.ts", "debian-rootfs.sh"];
+/** Their text as this process loaded it; the image is named after it and the tree configured with it (as build-image.ts does). */
+const LOADED_SOURCES = new Map(BUILDER_SOURCES.map((f) => [f, fs.readFileSync(path.join(__dirname, f), "utf8")] as const));
 const DISK_MIB = 3072;
 const FIRST_BOOT_TIMEOUT_MS = 600_000;
 
@@ -97,7 +100,10 @@ export async function buildDebianImage(opts: { log?: (s: string) => void; force?
     const kernels = fs.readdirSync(path.join(rootfs, "boot")).filter((f) => f.startsWith("vmlinuz-"));
     if (kernels.length !== 1) throw new Error(`expected one kernel in the Debian tree, found ${kernels.join(", ") || "none"}`);
     const kernelRelease = kernels[0].slice("vmlinuz-".length);
-    run("bash", [path.join(__dirname, "debian-rootfs.sh"), rootfs, keys.clientKeyPath + ".pub", keys.hostKeyPath, TEST_VM_MAC]);
+    // The loaded text, from a file: on stdin, any command in it that reads stdin would eat the rest of the script.
+    const script = path.join(work, "debian-rootfs.sh");
+    fs.writeFileSync(script, LOADED_SOURCES.get("debian-rootfs.sh")!);
+    run("bash", [script, rootfs, keys.clientKeyPath + ".pub", keys.hostKeyPath, TEST_VM_MAC]);
 
     // The disk: an MBR with one partition at 1 MiB, the ext4 file system made from the tree in place (no loop device).
     t = Date.now();
@@ -114,7 +120,7 @@ export async function buildDebianImage(opts: { log?: (s: string) => void; force?
     const initrd = path.join(rootfs, "boot", `initrd.img-${kernelRelease}`);
     await firstBoot(disk, path.join(rootfs, "boot", kernels[0]), initrd, console);
     const firstBootMs = Date.now() - t;
-    if (!fs.readFileSync(console, "utf8").includes("kvmt-firstboot: done")) throw new Error(`first boot did not install GRUB:\n${tail(console)}`);
+    if (!fs.readFileSync(console, "utf8").includes("kvmt-firstboot: done")) throw new Error(`first boot did not install GRUB:\n${logTail(console)}`);
     log(`first boot (grub-install, update-grub): ${Math.round(firstBootMs / 1000)} s`);
 
     const out = path.join(work, "out");
@@ -152,7 +158,7 @@ function firstBoot(disk: string, kernel: string, initrd: string, consoleLog: str
     "-append", "root=LABEL=kvmt-root rw console=ttyS0,115200 panic=-1",
   ];
   return runLogged("qemu-system-x86_64", args, consoleLog + ".stderr", FIRST_BOOT_TIMEOUT_MS).catch((e: Error) => {
-    throw new Error(`${e.message}\n--- console (tail) ---\n${tail(consoleLog)}`);
+    throw new Error(`${e.message}\n--- console (tail) ---\n${logTail(consoleLog)}`);
   });
 }
 
@@ -167,17 +173,9 @@ function runLogged(cmd: string, args: string[], logFile: string, timeoutMs = 30 
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`${cmd} failed (${code ?? signal}${signal === "SIGKILL" ? `, after ${timeoutMs / 1000} s` : ""}):\n${tail(logFile)}`));
+      else reject(new Error(`${cmd} failed (${code ?? signal}${signal === "SIGKILL" ? `, after ${timeoutMs / 1000} s` : ""}):\n${logTail(logFile)}`));
     });
   });
-}
-
-function tail(file: string, n = 40): string {
-  try {
-    return fs.readFileSync(file, "utf8").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");
-  } catch {
-    return "(none)";
-  }
 }
 
 /** Older Debian images of other commits are kept for a day, as the initramfs images are. */
@@ -191,7 +189,7 @@ function prune(root: string, keep: string): void {
 
 function inputsHash(...extra: string[]): string {
   const h = crypto.createHash("sha256");
-  for (const f of BUILDER_SOURCES) h.update(f).update(fs.readFileSync(path.join(__dirname, f)));
+  for (const [f, text] of LOADED_SOURCES) h.update(f).update(text);
   h.update(DEBIAN_PACKAGES.join(",")).update(CHROOT_PACKAGES.join(",")).update(TEST_VM_MAC);
   for (const x of extra) h.update(x).update("\0");
   return h.digest("hex").slice(0, 16);

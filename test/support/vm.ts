@@ -116,15 +116,17 @@ export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: 
   }
 }
 
+/** The last `n` lines of a log (a console's escape sequences removed), or "(none)". */
+export function logTail(file: string, n = 40): string {
+  try {
+    return fs.readFileSync(file, "utf8").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "(none)";
+  }
+}
+
 export function failureDetail(dir: string, serialLogPath: string): string {
-  const tail = (f: string, n: number) => {
-    try {
-      return fs.readFileSync(f, "utf8").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");
-    } catch {
-      return "(none)";
-    }
-  };
-  return `--- qemu stderr ---\n${tail(path.join(dir, "qemu.stderr"), 20)}\n--- serial console (tail) ---\n${tail(serialLogPath, 40)}`;
+  return `--- qemu stderr ---\n${logTail(path.join(dir, "qemu.stderr"), 20)}\n--- serial console (tail) ---\n${logTail(serialLogPath, 40)}`;
 }
 
 function makeVm(
