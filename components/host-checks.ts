@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { planBootOverrides } from "../provider/host/boot-overrides";
 import type { HostFacts } from "../provider/host/facts";
 import { fileTag } from "../provider/host/knobs/persistence";
+import { planOwnershipProblems, type JournalOwner, type TakeOver } from "../provider/host/journal";
 import { normaliseSettings } from "../provider/host/knobs/plan";
 import { planBootloaderProblems, type TuningSettingsPlan } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
@@ -31,8 +32,11 @@ export function checkAgainstFacts(
   hostId: pulumi.Output<string>,
   connection: pulumi.Input<ConnectionArgs>,
   given: pulumi.Input<HostFacts> | undefined,
+  owner: JournalOwner,
+  takeOver: pulumi.Input<TakeOver | undefined>,
 ): pulumi.Output<HostChecks> {
-  const found = pulumi.all([plan, hostId, connection, given]).apply(async ([p, id, c, f]): Promise<HostChecks> => {
+  const found = pulumi.all([plan, hostId, connection, given, takeOver]).apply(async ([p, id, c, f, t]): Promise<HostChecks> => {
+    const takeOver = t as TakeOver | undefined;
     if (Object.keys(p.settings).length === 0 || (f === undefined && !pulumi.runtime.isDryRun())) return { problems: [] };
     let facts: HostFacts;
     try {
@@ -44,7 +48,9 @@ export function checkAgainstFacts(
     const desired = Object.fromEntries(normaliseSettings(p.settings).desired);
     const bootOverrides = planBootOverrides(desired, fileTag(name), facts.bootSources, facts).map((o) => o.message);
     for (const m of bootOverrides) void pulumi.log.warn(m, self);
-    return { problems: planBootloaderProblems(p, facts), bootOverrides };
+    // Keys another stack or resource recorded first in the host's journal: refused at preview, naming that owner.
+    const ownership = facts.journal ? planOwnershipProblems(facts.journal, owner, Object.keys(p.settings), takeOver) : [];
+    return { problems: [...planBootloaderProblems(p, facts), ...ownership], bootOverrides };
   });
   // Read with the (secret) connection, but the findings name no secret.
   return pulumi.unsecret(found);

@@ -43,3 +43,17 @@ export function claimSettings(hostId: string, owner: string, keys: string[]): st
   }
   return conflicts;
 }
+
+/**
+ * This stack as the host's journal names owners: `org/project/stack`. Mocked
+ * programs often set no organization; the local backend's default name stands in.
+ */
+export function stackIdentity(): string {
+  let org = "organization";
+  try {
+    org = pulumi.getOrganization();
+  } catch {
+    // not set (unit tests with mocks)
+  }
+  return `${org}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}

@@ -7,7 +7,7 @@ import { HostTuning } from "../provider/resources/host-tuning";
 import type { HostFacts } from "../provider/host/facts";
 import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
-import { claimSettings } from "./host-ownership";
+import { claimSettings, stackIdentity } from "./host-ownership";
 import { checkAgainstFacts } from "./host-checks";
 
 type PerNode = number | number[] | Record<string, number>;
@@ -82,6 +82,13 @@ export interface TunedHostArgs {
   reboot?: "never" | "when-pending";
   /** Seconds to wait for the host to come back after a reboot. Default 600. */
   rebootTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Keys to take over from another owner recorded in the host's journal of originals (another stack, or a
+   * TunedHost since renamed or deleted without destroy), e.g. `["sysctl:vm.swappiness"]`, or `"all"`.
+   * The recorded original is kept, so the last owner's destroy still restores what the host had before kvmtune.
+   * Without it, a key another owner recorded first is refused at preview, naming that owner and its stack.
+   */
+  takeOver?: pulumi.Input<string[] | "all">;
   /** Raw kvmtune keys (`sysctl:...`, `block:<dev>:scheduler`, ...) for anything the friendly args do not cover. Applied last. */
   settings?: pulumi.Input<Record<string, string | number | boolean>>;
   /**
@@ -95,7 +102,10 @@ export interface TunedHostArgs {
 /**
  * Tunes one KVM host: every setting is previewed per key (grouped by how
  * disruptive it is), applied over one SSH connection, read back, drift-checked
- * on refresh and restored to its original on delete.
+ * on refresh and restored to its original on delete. Originals are recorded in
+ * a journal on the host itself (/var/lib/kvmtune/journal) before the first write,
+ * so a killed CLI or a lost state never loses them. `customTimeouts` in the
+ * resource options bound each remote step of that operation (default 2 minutes).
  */
 export class TunedHost extends pulumi.ComponentResource {
   /** The connection, for guests placed on this host. */
@@ -121,7 +131,9 @@ export class TunedHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
-    const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, facts, ...tuning } = args;
+    const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, facts, takeOver, ...tuning } = args;
+    // This stack and name own the settings in the host's journal; the tag names the persistence files.
+    const owner = { stack: stackIdentity(), resource: name };
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const planned = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
@@ -132,7 +144,7 @@ export class TunedHost extends pulumi.ComponentResource {
       return { plan, conflicts };
     });
     const grouped = planned.apply((p) => p.plan.grouped);
-    const checks = checkAgainstFacts(this, name, planned.apply((p) => p.plan), hostId, connection, facts);
+    const checks = checkAgainstFacts(this, name, planned.apply((p) => p.plan), hostId, connection, facts, { ...owner, tag: fileTag(name) }, takeOver);
     // Both kinds of refusal go to HostTuning's check (preview fails there); absent when there are none.
     const hostProblems = pulumi.all([checks, planned]).apply(([c, p]) => {
       const all = [...c.problems, ...p.conflicts];
@@ -140,7 +152,7 @@ export class TunedHost extends pulumi.ComponentResource {
     });
     const resource = new HostTuning(
       `${name}-tuning`,
-      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems },
+      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems, owner, takeOver, timeouts: opts?.customTimeouts },
       // retainOnDelete on the component keeps the host as it is when the stack forgets it.
       { parent: this, retainOnDelete: opts?.retainOnDelete },
     );

@@ -1,7 +1,7 @@
 /** Block device, swap, network, PCI and IOMMU facts from a FactsDump. */
 import { posix } from "node:path";
 import type { FactsDump } from "./facts-dump";
-import type { BlockDevice, IommuGroup, Mount, NetworkFacts, Nic, Partition, PciDevice, SshSession, SwapArea } from "./facts";
+import type { BlockDevice, IommuGroup, Mount, NetworkFacts, Nic, Partition, PciDevice, SshSession, SwapArea, UnresponsiveDevice } from "./facts";
 import {
   basename,
   parseBracketChoice,
@@ -133,6 +133,20 @@ export function readBlockDevices(dump: FactsDump, pci: PciDevice[]): BlockDevice
     });
   }
   return devices.sort((a, b) => naturalCompare(a.name, b.name));
+}
+
+/**
+ * Devices the facts script gave up on (`var unresponsive`: one `<dir> <seconds>`
+ * line each), sorted by path. Lines that are not a /sys/block directory and a
+ * whole number are not kvmtune's and are skipped.
+ */
+export function readUnresponsive(dump: FactsDump): UnresponsiveDevice[] {
+  const out: UnresponsiveDevice[] = [];
+  for (const line of (dump.variable("unresponsive") ?? "").split("\n")) {
+    const m = /^(\/sys\/block\/[^/\s]+) (\d+)$/.exec(line.trim());
+    if (m) out.push({ path: m[1], seconds: Number(m[2]) });
+  }
+  return out.sort((a, b) => naturalCompare(a.path, b.path));
 }
 
 /** Numeric node id, with the kernel's -1 ("no affinity") as null. */

@@ -1,9 +1,10 @@
 /**
  * The one POSIX sh script that collects host facts in a single round trip.
  *
- * It only reads, and prints raw file contents in tagged sections; every
- * interpretation happens in `parseHostFacts` (facts.ts), so the script stays
- * small and works the same under dash, bash and busybox ash.
+ * It only reads (writing only into its own temp dir), and prints raw file
+ * contents in tagged sections; every interpretation happens in
+ * `parseHostFacts` (facts.ts), so the script stays small and works the same
+ * under dash, bash and busybox ash.
  *
  * Output, one header line per section, followed by its lines:
  *   @@kvmtune:facts 1              format version (first line)
@@ -14,6 +15,7 @@
  *   @@kvmtune:link <path>          the physical path a symlinked directory resolves to
  *   @@kvmtune:var <name>           a value computed by the script
  *   @@kvmtune:cmd <name>           output of an external command
+ *   @@kvmtune:var unresponsive     `<dir> <seconds>` per block device that did not answer in that many seconds (below)
  *   @@kvmtune:end                  last line; its absence means truncated output
  *
  * Why these mechanisms:
@@ -25,6 +27,33 @@
  *   `readlink` fork; `/dev/disk/by-id` (links to device nodes) uses one `ls -l`.
  * - External commands get `</dev/null` so they cannot eat a script fed on stdin.
  *
+ * Bounded block reads. A block device whose request queue is frozen (an
+ * elevator switch waits for an in-flight request that never completes, holding
+ * the queue's sysfs lock) makes reads of its `queue/*` files block in the
+ * kernel, uninterruptibly: no timeout or signal ends them. Driver attributes
+ * can wait on the device too (virtio-blk's `serial` is a request to it). So
+ * each device's queue and driver files are read by a background subshell into
+ * a private `mktemp -d` directory (stdin, stdout and stderr redirected, so a
+ * stuck one holds nothing of the SSH session's), while the script goes on with
+ * the other facts; the generic disk attributes (device link, size, ro,
+ * removable, holders, slaves, partitions) never wait on the device and are read
+ * in line. At the end the script polls for the readers' done markers until 5 s
+ * (`KVMTUNE_FACTS_BLOCK_WAIT`, whole seconds, for tests) after the first one
+ * started, prints the finished ones, and reports the rest as `unresponsive`
+ * with that bound in seconds (they had at least that long; a fixed number
+ * keeps the message the same from run to run); it never `wait`s for them.
+ * One bound for the whole section rather than one per device: the readers run
+ * side by side, so the facts read is never more than ~5 s slower however many
+ * devices hang, and a host with many disks pays one fork per device, not a
+ * wait per device. In the common case the readers are done long before the
+ * end of the script, so no poll happens at all. Without a writable temp dir
+ * the reads happen in line, unbounded, as before.
+ *
+ * FACTS_SCRIPT_BODY is the script without its final `exit 0`, for running in
+ * line (`{ ...; } </dev/null`) before another script in the same command
+ * (FACTS_AND_READ in knobs/execute.ts): it leaves the unresponsive devices'
+ * directories, space-separated, in the shell variable `kt_unresponsive`.
+ *
  * `KVMTUNE_FACTS_ROOT` (tests only) prefixes every path with a fake root, whose
  * /bin supplies stand-ins for `ip` and `virsh` (busybox ash runs its own `ip`
  * applet whatever PATH says), so fixtures can be produced from fake trees;
@@ -34,7 +63,7 @@
  */
 // String.raw keeps the shell text verbatim; `\${` is the only escape (a template
 // literal would otherwise substitute), undone here.
-export const FACTS_SCRIPT = String.raw`set +e +u
+export const FACTS_SCRIPT_BODY = String.raw`set +e +u
 unset CDPATH
 LC_ALL=C
 export LC_ALL
@@ -46,9 +75,11 @@ else
   PATH="\${PATH:-/bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 fi
 
+# In a fake root a FIFO may stand for a file whose read never returns (tests of
+# the bounded block reads); real sysfs/procfs attributes are regular files.
 kt_file() {
   for f_p in "$@"; do
-    [ -f "$R$f_p" ] && [ -r "$R$f_p" ] || continue
+    { [ -f "$R$f_p" ] || { [ -n "$R" ] && [ -p "$R$f_p" ]; }; } && [ -r "$R$f_p" ] || continue
     printf '@@kvmtune:file %s\n' "$f_p"
     while IFS= read -r f_l || [ -n "$f_l" ]; do printf '%s\n' "$f_l"; done 2>/dev/null <"$R$f_p"
   done
@@ -71,13 +102,28 @@ kt_link() {
   cd "$R/" 2>/dev/null || cd /
 }
 kt_var() { printf '@@kvmtune:var %s\n%s\n' "$1" "$2"; }
-# POSIX sh has no "local": helpers use f_/e_/l_ names, the main body kt_ names.
+# A block device's files that may wait on the device: queue attributes (read
+# under the queue's sysfs lock) and driver ones (virtio-blk's serial asks the device).
+kt_blk() {
+  kt_file "$1/queue/rotational" "$1/queue/scheduler" "$1/queue/read_ahead_kb" "$1/queue/nr_requests" \
+    "$1/serial" "$1/wwid" "$1/dm/name" "$1/device/model" "$1/device/serial" "$1/device/wwid"
+}
+# Centiseconds since boot into n_now, empty when unknown (/proc/uptime says "S.CC";
+# the "1CC - 100" keeps a leading zero from reading as octal). Real /proc, even under $R.
+kt_now() {
+  n_now=
+  read -r n_now n_x 2>/dev/null </proc/uptime
+  case $n_now in [0-9]*.[0-9][0-9]) n_now=$((\${n_now%.*} * 100 + 1\${n_now#*.} - 100)) ;; *) n_now= ;; esac
+}
+# POSIX sh has no "local": helpers use f_/e_/l_/n_ names, the main body kt_ names.
 
 printf '@@kvmtune:facts 1\n'
 while IFS= read -r kt_l; do
   case $kt_l in Uid:*) kt_var status-uid "$kt_l"; break ;; esac
 done 2>/dev/null <"$R/proc/self/status"
 kt_file /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /proc/cmdline /proc/meminfo /proc/mounts /proc/swaps /proc/modules /proc/sys/net/ipv4/conf/all/arp_filter
+# kvmtune's journal of originals (journal.ts): who owns which key, checked at preview.
+kt_file /var/lib/kvmtune/journal
 if [ -r "$R/proc/cpuinfo" ]; then
   printf '@@kvmtune:cmd cpuinfo-head\n'
   while IFS= read -r kt_l; do
@@ -112,13 +158,19 @@ done
 kt_file /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag
 
 kt_dirs /sys/block '*'
+# Block devices (see "Bounded block reads" in facts-script.ts): per device, what
+# never waits on the device is read here; its queue and driver files are read by
+# a background reader of its own, collected at the end of the script.
+kt_T=$(mktemp -d "\${TMPDIR:-/tmp}/kvmtune-facts.XXXXXX" 2>/dev/null </dev/null) || kt_T=
+kt_bl=
+kt_t0=
+kt_unresponsive=
 for kt_b in "$R"/sys/block/*; do
+  [ -d "$kt_b" ] || continue
   kt_b=\${kt_b#"$R"}
   kt_d=\${kt_b##*/}
   kt_link "$kt_b/device"
-  kt_file "$kt_b/size" "$kt_b/removable" "$kt_b/ro" "$kt_b/queue/rotational" "$kt_b/queue/scheduler" \
-    "$kt_b/queue/read_ahead_kb" "$kt_b/queue/nr_requests" "$kt_b/serial" "$kt_b/wwid" "$kt_b/dm/name" \
-    "$kt_b/device/model" "$kt_b/device/serial" "$kt_b/device/wwid"
+  kt_file "$kt_b/size" "$kt_b/removable" "$kt_b/ro"
   kt_list "$kt_b/holders"
   kt_list "$kt_b/slaves"
   kt_dirs "$kt_b" "$kt_d*"
@@ -128,6 +180,13 @@ for kt_b in "$R"/sys/block/*; do
     kt_file "$kt_p/partition" "$kt_p/size"
     kt_list "$kt_p/holders"
   done
+  if [ -z "$kt_T" ]; then kt_blk "$kt_b"; continue; fi
+  [ -n "$kt_t0" ] || { kt_now; kt_t0=$n_now; }
+  # A braced group, redirected as a whole: ash keeps copies of the session's fds
+  # around a redirected simple command (to restore them), which a stuck one would
+  # hold open. stderr first, so a failed open is not reported on the session's.
+  { kt_blk "$kt_b"; : >"$kt_T/d.$kt_d"; } 2>/dev/null </dev/null >"$kt_T/o.$kt_d" &
+  kt_bl="$kt_bl $kt_d"
 done
 if [ -d "$R/dev/disk/by-id" ]; then
   printf '@@kvmtune:cmd ls-by-id\n'
@@ -256,6 +315,44 @@ while [ "$kt_i" -lt 24 ]; do
     done 2>/dev/null <"$R$kt_c"
   done
 done
+
+# Bounded block reads: collect the per-device readers, waiting for them until
+# kt_limit centiseconds after the first one started; never "wait" (a reader
+# stuck in the kernel would hold the script forever). Devices whose reader is
+# not done are reported and their directories left in kt_unresponsive.
+if [ -n "$kt_T" ]; then
+  kt_limit=\${KVMTUNE_FACTS_BLOCK_WAIT:-5}
+  case $kt_limit in ''|*[!0-9]*) kt_limit=5 ;; esac
+  kt_limit=$((kt_limit * 100))
+  kt_w=0
+  kt_step=5
+  while :; do
+    kt_o=
+    for kt_d in $kt_bl; do [ -e "$kt_T/d.$kt_d" ] || kt_o="$kt_o $kt_d"; done
+    [ -n "$kt_o" ] || break
+    kt_now
+    if [ -n "$n_now" ] && [ -n "$kt_t0" ]; then kt_w=$((n_now - kt_t0)); else kt_w=$((kt_w + kt_step)); fi
+    [ "$kt_w" -lt "$kt_limit" ] || break
+    sleep 0.05 2>/dev/null </dev/null || { kt_step=100; sleep 1 </dev/null; }
+  done
+  kt_o=
+  for kt_d in $kt_bl; do
+    if [ -e "$kt_T/d.$kt_d" ]; then kt_o="$kt_o o.$kt_d"; else kt_unresponsive="$kt_unresponsive /sys/block/$kt_d"; fi
+  done
+  # One cat for every device (names have no spaces or glob characters).
+  if [ -n "$kt_o" ] && cd "$kt_T" 2>/dev/null; then
+    cat $kt_o 2>/dev/null </dev/null
+    cd /
+  fi
+  if [ -n "$kt_unresponsive" ]; then
+    printf '@@kvmtune:var unresponsive\n'
+    for kt_d in $kt_unresponsive; do printf '%s %s\n' "$kt_d" "$((kt_limit / 100))"; done
+  fi
+  # In the background: nothing here needs to wait for it (its fds are not the session's).
+  rm -rf "$kt_T" 2>/dev/null </dev/null >/dev/null &
+fi
 printf '@@kvmtune:end\n'
-exit 0
 `.replace(/\\\$\{/g, "${");
+
+/** The facts script as a command of its own. */
+export const FACTS_SCRIPT = `${FACTS_SCRIPT_BODY}exit 0\n`;

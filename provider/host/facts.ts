@@ -7,10 +7,11 @@
  * `null` means "not reported by this host" (file absent or unreadable), never 0.
  */
 import { FactsDump } from "./facts-dump";
-import { readBlockDevices, readIommuGroups, readNetwork, readPciDevices, readSwaps } from "./facts-devices";
+import { readBlockDevices, readIommuGroups, readNetwork, readPciDevices, readSwaps, readUnresponsive } from "./facts-devices";
 import { readCpu, readKernel, readMemory, readNuma, readVirt } from "./facts-system";
 import { readBootSources, type BootSources } from "./facts-boot";
 import { readBootloader, type BootloaderFacts } from "./bootloader";
+import { JOURNAL_PATH, parseJournal, type ParsedJournal } from "./journal";
 import type { BracketChoice } from "./sysfs-parse";
 
 export { parseBracketChoice, parseCpuList, formatCpuList } from "./sysfs-parse";
@@ -35,6 +36,16 @@ export interface HostFacts {
   memory: MemoryFacts;
   /** /sys/block entries sorted by name; unused virtual devices (size 0 loop/ram/zram/nbd) are left out. */
   blockDevices: BlockDevice[];
+  /**
+   * Block devices whose queue and driver files did not answer within the facts
+   * script's bound (a frozen request queue blocks those reads in the kernel),
+   * sorted by path. Their `blockDevices` entries hold only the generic disk
+   * attributes (size, ro, removable, holders, partitions, PCI function); queue
+   * and identity fields are null or empty. Nothing may be read from or written
+   * to such a device's directory in this run: it would hang. Empty when every
+   * device answered; absent in facts from an older kvmtune.
+   */
+  unresponsive: UnresponsiveDevice[];
   /** Active swap areas (/proc/swaps). */
   swaps: SwapArea[];
   network: NetworkFacts;
@@ -47,6 +58,8 @@ export interface HostFacts {
   bootSources: BootSources | null;
   /** Boot loader tools, GRUB configs and BLS entries; null when not read (facts from an older kvmtune). */
   bootloader: BootloaderFacts | null;
+  /** kvmtune's journal of originals on this host (who owns which key); empty when there is none, absent in facts from an older kvmtune. */
+  journal?: ParsedJournal;
 }
 
 export interface KernelFacts {
@@ -201,6 +214,14 @@ export interface BlockDevice {
   partitions: Partition[];
 }
 
+/** A device that did not answer the facts read (see HostFacts.unresponsive). */
+export interface UnresponsiveDevice {
+  /** Its sysfs directory, e.g. "/sys/block/vdb". */
+  path: string;
+  /** The facts script's bound: it did not answer within that many seconds (it may have had longer). */
+  seconds: number;
+}
+
 export interface Partition {
   name: string;
   number: number | null;
@@ -342,6 +363,7 @@ export function parseHostFacts(output: string): HostFacts {
     numaNodes: numa.nodes,
     memory,
     blockDevices: readBlockDevices(dump, pciDevices),
+    unresponsive: readUnresponsive(dump),
     swaps: readSwaps(dump),
     network: readNetwork(dump, pciDevices),
     pciDevices,
@@ -349,6 +371,7 @@ export function parseHostFacts(output: string): HostFacts {
     virt: readVirt(dump),
     bootSources: readBootSources(dump),
     bootloader: readBootloader(dump),
+    journal: parseJournal(dump.file(JOURNAL_PATH)),
   };
 }
 

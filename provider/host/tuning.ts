@@ -5,10 +5,13 @@ import { summariseFacts, type HostFactsSummary } from "./facts-summary";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import { knobOrder, resolveKnob, undoOrder } from "./knobs/catalogue";
-import { applyOps, readFiles, readSnapshot } from "./knobs/execute";
+import { ApplyError, applyOps, readFiles, readSnapshot } from "./knobs/execute";
 import { persistenceOps, renderPersistence } from "./knobs/persistence";
+import { diffPersistence } from "./knobs/persistence-drift";
 import { normaliseSettings, observe, planApply, planRollback, readList, type Change, type Originals } from "./knobs/plan";
-import type { Knob } from "./knobs/types";
+import type { Knob, RemoteOp } from "./knobs/types";
+import { JOURNAL_PATH, parseJournal, type JournalOwner, type TakeOver } from "./journal";
+import { planJournal, planRelease, undoJournal, type JournalOp } from "./journal-plan";
 
 /**
  * The host half of HostTuning: read, apply (with read-back and rollback) and
@@ -27,7 +30,18 @@ export interface ApplyRequest {
   originals: Originals;
   /** Keys this resource owned before (dropped ones are restored). */
   previousKeys: string[];
+  /** Who owns these keys in the host's journal; default: the tag alone (direct callers, tests). */
+  owner?: JournalOwner;
+  /** Earlier identities of the same resource (its stack was renamed): their journal entries are its own. */
+  formerOwners?: JournalOwner[];
+  /** Keys to take over from another owner in the journal, keeping the recorded original. */
+  takeOver?: TakeOver;
+  /** Bound of each remote step (the resource's customTimeouts); default DEFAULT_STEP_TIMEOUT_MS. */
+  timeoutMs?: number;
 }
+
+/** The owner recorded for callers that name none. */
+export const defaultOwner = (tag: string): JournalOwner => ({ stack: "(none)", resource: tag, tag });
 
 export interface ApplyResult {
   /** Observed values after the apply (equal to the desired ones). */
@@ -61,25 +75,51 @@ const show = (v: string | undefined | null) => (v === undefined || v === null ? 
 export async function applyHostTuning(connection: unknown, req: ApplyRequest): Promise<ApplyResult> {
   const norm = normaliseSettings(req.settings);
   if (norm.problems.length) throw new InputError("settings", norm.problems);
-  const dropped = knobsFor(req.previousKeys.filter((k) => !norm.desired.has(k)), true);
+  const owner = req.owner ?? defaultOwner(req.tag);
+  const stateDropped = knobsFor(req.previousKeys.filter((k) => !norm.desired.has(k)), true);
   return withSession(connection, async (session) => {
-    const paths = readList([...norm.knobs.values(), ...dropped.values()], req.tag);
-    const snap = await readSnapshot(session, paths);
-    const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, allowVfRecreate: req.allowVfRecreate, originals: req.originals, dropped });
-    if (plan.problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, plan.problems);
-    // What a failed run undoes: every key it may have touched, judged against what was read before.
-    const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths, tool: bootloaderTool(snap.facts.bootloader) };
+    let paths = [...readList([...norm.knobs.values(), ...stateDropped.values()], req.tag), JOURNAL_PATH];
+    const snap = await readSnapshot(session, paths, req.timeoutMs);
     let commands = 1;
-    const notes = [...norm.notes];
-    if (plan.ops.length > 0) {
+    // Originals come from the host's journal first: state may be lost or stale (a killed CLI, a re-create).
+    const journal = planJournal({
+      journal: parseJournal(snap.files.get(JOURNAL_PATH)),
+      owner,
+      formerOwners: req.formerOwners,
+      desired: [...norm.desired.keys()],
+      previousKeys: req.previousKeys,
+      current: observe(norm.knobs, req.tag, snap.files).values,
+      stateOriginals: req.originals,
+      takeOver: req.takeOver,
+      now: new Date().toISOString(),
+    });
+    const dropped = knobsFor(journal.release, true);
+    // Keys only the journal names (their state was lost) need their files read too: a second read, only then.
+    const extra = readList(dropped.values(), req.tag).filter((p) => !paths.includes(p));
+    if (extra.length > 0) {
+      for (const [p, v] of await readFiles(session, extra, "read released settings", req.timeoutMs)) snap.files.set(p, v);
+      paths = [...paths, ...extra];
+      commands++;
+    }
+    const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, allowVfRecreate: req.allowVfRecreate, originals: journal.originals, dropped });
+    const problems = [...journal.problems, ...plan.problems];
+    if (problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, problems);
+    // Originals are recorded in the same command as the first write, before it; released entries go after their restore.
+    const ops = [...journal.record, ...plan.ops, ...journal.forget];
+    // What a failed run undoes: every key it may have touched, judged against what was read before.
+    const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths, tool: bootloaderTool(snap.facts.bootloader), journal: [], timeoutMs: req.timeoutMs };
+    const notes = [...norm.notes, ...journal.notes];
+    if (ops.length > 0) {
       try {
-        notes.push(...(await applyOps(session, plan.ops, "apply settings")));
+        notes.push(...(await applyOps(session, ops, "apply settings", req.timeoutMs)));
       } catch (err) {
+        undo.journal = journalOpsDone(ops, err instanceof ApplyError ? err.done : ops.length);
         throw await rolledBack(session, undo, undefined, (err as Error).message, plan.originals);
       }
       commands++;
     }
-    const after = await readFiles(session, paths);
+    undo.journal = journalOpsDone(ops, ops.length);
+    const after = await readFiles(session, paths, "read back", req.timeoutMs);
     commands++;
     const seen = observe(norm.knobs, req.tag, after, norm.desired);
     const wrong = [...norm.desired].filter(([key, want]) => seen.values.get(key) !== want);
@@ -102,6 +142,9 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
   });
 }
 
+/** The journal ops among the first `done` ops. */
+const journalOpsDone = (ops: readonly RemoteOp[], done: number): JournalOp[] => ops.slice(0, done).filter((o): o is JournalOp => o.op === "journal");
+
 /** A failed apply whose rollback failed too: the host may be partly changed, and `originals` must not be lost. */
 export class PartialApplyError extends Error {
   constructor(
@@ -121,6 +164,9 @@ interface Undo {
   paths: string[];
   /** Boot loader generator of the host, for putting back our drop-in. */
   tool: GrubGenerator | "none";
+  /** Journal writes that ran: undone last, so a rolled-back key is not left recorded as owned. */
+  journal: JournalOp[];
+  timeoutMs?: number;
 }
 
 /**
@@ -130,10 +176,10 @@ interface Undo {
  */
 async function rolledBack(session: RemoteSession, undo: Undo, after: Map<string, string | undefined> | undefined, cause: string, originals: Originals): Promise<Error> {
   try {
-    const now = after ?? (await readFiles(session, undo.paths, "read before roll back"));
-    const rollback = planRollback(undo.knobs, undo.tag, undo.before, now, undo.tool, undo.desired);
+    const now = after ?? (await readFiles(session, undo.paths, "read before roll back", undo.timeoutMs));
+    const rollback = [...planRollback(undo.knobs, undo.tag, undo.before, now, undo.tool, undo.desired), ...undoJournal(undo.journal)];
     if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
-    await applyOps(session, rollback, "roll back");
+    await applyOps(session, rollback, "roll back", undo.timeoutMs);
     return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
   } catch (err) {
     const why = (err as Error).message;
@@ -145,24 +191,43 @@ export interface ReadResult {
   /** Observed value per key (null = absent). */
   values: Record<string, string | null>;
   pendingReboot: string[];
+  /** Hand edits of kvmtune's own persistence files, one message per file line (diffPersistence); empty without `desired`. */
+  persistenceDrift: string[];
 }
 
-/** Observed values of the given keys: one connection, one command. */
-export async function readHostTuning(connection: unknown, keys: string[], tag: string): Promise<ReadResult> {
+/**
+ * Observed values of the given keys, and, given the `desired` values they were applied with, how kvmtune's
+ * persistence files differ from what those values render: one connection, one command.
+ */
+export async function readHostTuning(connection: unknown, keys: string[], tag: string, desired?: Record<string, string>, timeoutMs?: number): Promise<ReadResult> {
   const knobs = knobsFor(keys);
   return withSession(connection, async (session) => {
-    const files = await readFiles(session, readList(knobs.values(), tag), "read settings");
+    const files = await readFiles(session, readList(knobs.values(), tag), "read settings", timeoutMs);
     const seen = observe(knobs, tag, files);
-    return { values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])), pendingReboot: seen.pendingReboot };
+    const entries = desired ? [...knobs].filter(([key]) => desired[key] !== undefined).map(([key, knob]) => ({ knob, value: desired[key] })) : undefined;
+    return {
+      values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])),
+      pendingReboot: seen.pendingReboot,
+      persistenceDrift: entries ? diffPersistence(tag, entries, files) : [],
+    };
   });
 }
 
-/** Puts every saved original back and removes our persistence files (tuned's habit: originals, not kernel defaults). */
-export async function restoreHostTuning(connection: unknown, originals: Originals, tag: string): Promise<{ restored: string[] }> {
-  const knobs = knobsFor(Object.keys(originals), true);
+/**
+ * Puts every original back (tuned's habit: originals, not kernel defaults), from the host's journal first and
+ * from state for keys applied before it, removes our persistence files, then this owner's journal entries.
+ * Keys another owner took over are left as they are.
+ */
+export async function restoreHostTuning(connection: unknown, stateOriginals: Originals, tag: string, owner?: JournalOwner, timeoutMs?: number): Promise<{ restored: string[]; notes: string[] }> {
   return withSession(connection, async (session) => {
     // Facts too (same round trip): removing our boot loader drop-in regenerates with the host's generator.
-    const { facts, files } = await readSnapshot(session, readList(knobs.values(), tag));
+    const paths = [...readList(knobsFor(Object.keys(stateOriginals)).values(), tag), JOURNAL_PATH];
+    const { facts, files } = await readSnapshot(session, paths, timeoutMs);
+    const release = planRelease(parseJournal(files.get(JOURNAL_PATH)), owner ?? defaultOwner(tag), stateOriginals);
+    const originals = release.originals;
+    const knobs = knobsFor(Object.keys(originals), true);
+    const extra = readList(knobs.values(), tag).filter((p) => !paths.includes(p));
+    if (extra.length > 0) for (const [p, v] of await readFiles(session, extra, "read released settings", timeoutMs)) files.set(p, v);
     const now = observe(knobs, tag, files);
     const ops = [];
     const restored: string[] = [];
@@ -177,8 +242,8 @@ export async function restoreHostTuning(connection: unknown, originals: Original
       const dev = /^block:([^:]+):scheduler$/.exec(key)?.[1];
       if (dev) switched.add(dev);
     }
-    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files, bootloaderTool(facts.bootloader)));
-    await applyOps(session, ops, "restore originals");
-    return { restored };
+    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files, bootloaderTool(facts.bootloader)), ...release.forget);
+    await applyOps(session, ops, "restore originals", timeoutMs);
+    return { restored, notes: release.notes };
   });
 }

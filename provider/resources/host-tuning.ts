@@ -43,6 +43,12 @@ export interface HostTuningArgs {
   settings: pulumi.Input<GroupedSettings>;
   /** What the program already found wrong from the host's facts (e.g. a boot loader kvmtune cannot drive): check reports them, so preview fails. */
   hostProblems?: pulumi.Input<string[] | undefined>;
+  /** Who owns these keys in the host's journal of originals: this stack (`org/project/stack`) and the TunedHost's name. */
+  owner?: pulumi.Input<{ stack: string; resource: string }>;
+  /** Keys to take over from another owner recorded in the host's journal (or "all"); the recorded original is kept. */
+  takeOver?: pulumi.Input<string[] | "all" | undefined>;
+  /** Pulumi customTimeouts (durations such as "2m"): each remote step of that operation is bounded by it. */
+  timeouts?: pulumi.Input<{ create?: string; update?: string; delete?: string; read?: string } | undefined>;
 }
 
 /** One host's owned settings: applied, read back, drift-checked and restored on delete. */

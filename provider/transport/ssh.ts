@@ -1,3 +1,4 @@
+import { connectionClosed, connectionOpening } from "./engine-watch";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import type { Duplex } from "node:stream";
 import { connectionSecrets, parseConnection, type ConnectionSpec, type EndpointSpec } from "../spec/connection";
@@ -9,13 +10,22 @@ import type { RemoteSession, RunOptions, RunResult } from "./types";
 
 /** An SSH failure; its message never carries secrets. `kind` lets callers and tests branch without parsing text. */
 export class TransportError extends Error {
+  /**
+   * For a "timeout": what the script had printed on stdout when it was given up
+   * on (after the framing marker; undefined when the marker never came), so a
+   * caller can tell which step was running. Redacted like the message.
+   */
+  readonly partialStdout?: string;
+
   constructor(
     readonly kind: "unreachable" | "host-key" | "auth" | "sudo" | "lost" | "timeout" | "protocol",
     message: string,
     secrets: readonly string[] = [],
+    partialStdout?: string,
   ) {
     super(redact(message, secrets));
     this.name = "TransportError";
+    if (partialStdout !== undefined) this.partialStdout = redact(partialStdout, secrets);
   }
 }
 
@@ -154,7 +164,8 @@ class SshSession implements RemoteSession {
         let code: number | undefined;
         const timer = setTimeout(() => {
           channel.close();
-          reject(new TransportError("timeout", `command on ${this.target}${step} did not finish within ${(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s`, this.secrets));
+          const partial = afterMarker(Buffer.concat(out).toString("utf8"), framed.marker);
+          reject(new TransportError("timeout", `command on ${this.target}${step} did not finish within ${(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s`, this.secrets, partial));
         }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
         channel.on("data", (d: Buffer) => out.push(d));
         channel.stderr.on("data", (d: Buffer) => errOut.push(d));
@@ -216,10 +227,13 @@ export async function openSession(connection: unknown): Promise<RemoteSession> {
 
 /** Runs `fn` with one session and always closes it: the "one connection per host per operation" rule. */
 export async function withSession<T>(connection: unknown, fn: (session: RemoteSession) => Promise<T>): Promise<T> {
-  const session = await openSession(connection);
+  connectionOpening();
+  let session: RemoteSession | undefined;
   try {
+    session = await openSession(connection);
     return await fn(session);
   } finally {
-    session.close();
+    session?.close();
+    connectionClosed();
   }
 }

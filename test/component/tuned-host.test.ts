@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHostFacts, type HostFacts } from "../../provider/host/facts";
 import { planTuningSettings } from "../../provider/spec/tuned-host";
+import { parseJournal, renderJournalLine } from "../../provider/host/journal";
 import { FIXTURE_DIR } from "../fixtures/facts/run-script";
 
 interface Registered {
@@ -196,5 +197,34 @@ describe("TunedHost component (mocks)", function () {
     assert.deepEqual(Object.keys((await unwrap(host.settings)).live).sort(), [
       "block:vda:read_ahead_kb", "block:vdb:read_ahead_kb", "block:vdb:scheduler", "cpufreq:governor", "mtu:enp0s3", "sysctl:vm.swappiness",
     ]);
+  });
+});
+
+describe("TunedHost component and the host's journal (mocks)", function () {
+  let kvmtune: typeof import("../../index");
+  before(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    kvmtune = require("../../index");
+  });
+  beforeEach(() => registered.splice(0));
+
+  const journalFacts = (): HostFacts => ({
+    ...HV01_FACTS,
+    journal: parseJournal(`${renderJournalLine({ key: "sysctl:vm.swappiness", stack: "acme/kvm/lab", resource: "other", tag: "other", original: "60", since: "2026-12-01T00:00:00.000Z" })}\n`),
+  });
+
+  it("names this stack and resource as the owner, and refuses at preview a key another stack recorded first", async () => {
+    const conn = { host: "10.0.0.30", password: "pw12", hostKey: HOST_KEY };
+    const refused = new kvmtune.TunedHost("hv-j1", { connection: conn, sysctl: { "vm.swappiness": 10 }, facts: journalFacts() });
+    const taken = new kvmtune.TunedHost("hv-j2", { connection: { ...conn, host: "10.0.0.31" }, sysctl: { "vm.swappiness": 10 }, facts: journalFacts(), takeOver: ["sysctl:vm.swappiness"] });
+    await Promise.all([unwrap(refused.settings), unwrap(taken.settings)]);
+    const inputs = (n: string) => registered.find((r) => r.name === n)!.inputs;
+    assert.deepEqual(inputs("hv-j1-tuning").owner, { stack: "organization/proj/stack", resource: "hv-j1" });
+    assert.deepEqual(inputs("hv-j1-tuning").hostProblems, [
+      'sysctl:vm.swappiness is owned by TunedHost "other" of stack acme/kvm/lab since 2026-12-01T00:00:00.000Z (journal /var/lib/kvmtune/journal); a setting has one owner per host. ' +
+        'Leave it to that owner, or take it over with takeOver: ["sysctl:vm.swappiness"] (the recorded original, "60", is kept for the last owner\'s destroy)',
+    ]);
+    assert.equal("hostProblems" in inputs("hv-j2-tuning"), false);
+    assert.deepEqual(inputs("hv-j2-tuning").takeOver, ["sysctl:vm.swappiness"]);
   });
 });

@@ -69,6 +69,21 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "10\n");
   });
 
+  it("names a hand edit of its own persistence file (file and line) as drift, and up rewrites the file", async () => {
+    const file = "/etc/sysctl.d/90-kvmtune-hv-engine.conf";
+    const content = (await vm.ssh(`cat ${file}`)).stdout;
+    const line = content.split("\n").indexOf("vm.swappiness = 10") + 1;
+    await vm.ssh(`sed -i 's/^vm.swappiness = 10$/vm.swappiness = 77/' ${file}`);
+    await assert.rejects(engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true, diff: true })));
+    // The engine prints the drift as a string in a list, escaping its quotes.
+    assert.match(engine.output(), new RegExp(`persistenceDrift[\\s\\S]*${file.replace(/\./g, "\\.")} line ${line}: \\\\?"vm\\.swappiness = 77\\\\?", expected \\\\?"vm\\.swappiness = 10\\\\?"`));
+    const up = await engine.run((onOutput) => engine.stack.up({ onOutput, refresh: true }));
+    assert.equal(up.summary.resourceChanges?.update, 1);
+    assert.equal((await vm.ssh(`cat ${file}`)).stdout, content);
+    const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true }));
+    assert.deepEqual(pre.changeSummary, { same: 3 });
+  });
+
   it("previews a program change per setting, labelled live or host-reboot (golden text)", async () => {
     swappiness = 20;
     kernelArgs = { intel_iommu: "on", iommu: "pt" };

@@ -30,6 +30,7 @@ for f in /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_
 done
 echo "modules: $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"
 grep hugetlbfs /proc/mounts | sed 's/^/mount: /'
+[ ! -e /var/lib/kvmtune ] || find /var/lib/kvmtune | sort | sed 's/^/journal: /'
 find /etc -type d | sort | sed 's/^/dir /'
 find /etc -type f | sort | while read -r f; do printf 'file %s %s %s\n' "$f" "$(stat -c '%i %s %y %a' "$f")" "$(md5sum < "$f" | cut -d' ' -f1)"; done
 `;
@@ -380,14 +381,25 @@ describe("host tuning on a real kernel: every knob kind (shared VM)", function (
     await sh(vm, "umount /dev/hugepages && rmdir /dev/hugepages");
   });
 
-  it("rewrites a persistence file edited by hand", async function () {
+  it("reports a hand edit of its persistence files as drift naming file and line, and rewrites the file", async function () {
     const path = "/etc/sysctl.d/90-kvmtune-vm-all.conf";
     const content = await sh(vm, `cat ${path}`);
-    await sh(vm, `echo 'vm.swappiness = 99' >> ${path}`);
+    const lines = content.split("\n");
+    const at = lines.indexOf("vm.swappiness = 10") + 1;
+    assert.ok(at > 1, content);
+    await sh(vm, `sed -i 's/^vm.swappiness = 10$/vm.swappiness = 30/' ${path} && echo 'vm.dirty_ratio = 99' >> ${path} && sed -i 's/^# END kvmtune vm-all$/none \\/mnt hugetlbfs pagesize=2M 0 0\\n&/' /etc/fstab`);
+    const read = await readHostTuning(conn(vm), Object.keys(SETTINGS), TAG, VALUES);
+    assert.deepEqual(read.values, VALUES, "every live value is still right");
+    assert.deepEqual(read.persistenceDrift, [
+      `${path} line ${at}: "vm.swappiness = 30", expected "vm.swappiness = 10"`,
+      `${path} line ${lines.length}: "vm.dirty_ratio = 99", expected nothing`,
+      `/etc/fstab (kvmtune's block "vm-all") line 3: "none /mnt hugetlbfs pagesize=2M 0 0", expected nothing`,
+    ]);
     const r = await apply(SETTINGS, Object.keys(SETTINGS));
     assert.deepEqual(r.changes, [], "no live value changed");
     assert.equal(r.commands, 3);
     assert.equal(await sh(vm, `cat ${path}`), content);
+    assert.deepEqual((await readHostTuning(conn(vm), Object.keys(SETTINGS), TAG, VALUES)).persistenceDrift, []);
   });
 
   it("restores the originals on the host, removes its files and its fstab block, and leaves the rest as it was", async function () {
@@ -510,7 +522,7 @@ describe("host tuning on a real kernel: faults (own VM)", function () {
     await rejectsWith(apply("einval", { "sysctl:vm.swappiness": "10", "block:vdb:nr_requests": "4096" }), (e) =>
       assert.equal(
         e.message,
-        `on ${target(vm)}, step 2 of 4 (write "4096" to /sys/block/vdb/queue/nr_requests) failed: write /sys/block/vdb/queue/nr_requests: ` +
+        `on ${target(vm)}, step 4 of 6 (write "4096" to /sys/block/vdb/queue/nr_requests) failed: write /sys/block/vdb/queue/nr_requests: ` +
           "the kernel refused the value (this shell gives no reason). The settings changed in this run were rolled back to their previous values.",
       ),
     );
@@ -523,7 +535,7 @@ describe("host tuning on a real kernel: faults (own VM)", function () {
     await rejectsWith(apply("modfail", { "module:bfq": "loaded", "module:no_such_module": "loaded", "hugetlbfs:2M": "/dev/hp2m", "sysctl:vm.swappiness": "10" }), (e) =>
       assert.equal(
         e.message,
-        `on ${target(vm)}, step 2 of 7 (load module no_such_module) failed: modprobe no_such_module: modprobe: module no_such_module not found in modules.dep. ` +
+        `on ${target(vm)}, step 6 of 11 (load module no_such_module) failed: modprobe no_such_module: modprobe: module no_such_module not found in modules.dep. ` +
           "The settings changed in this run were rolled back to their previous values.",
       ),
     );
@@ -545,7 +557,7 @@ describe("host tuning on a real kernel: faults (own VM)", function () {
         assert.match(
           e.message,
           new RegExp(
-            `^on ${target(vm)}, step 3 of 4 \\(write ${file}\\) failed: write ${file}: .*Read-only file system\\. The settings changed in this run were rolled back to their previous values\\.$`,
+            `^on ${target(vm)}, step 4 of 5 \\(write ${file}\\) failed: write ${file}: .*Read-only file system\\. The settings changed in this run were rolled back to their previous values\\.$`,
           ),
         ),
       );

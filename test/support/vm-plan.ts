@@ -12,8 +12,14 @@ export interface TestVmOptions {
   numaNodes?: number;
   /** Total guest memory, split evenly over the nodes. Default 256 (the maximum for initramfs VMs; see `maxMemoryMiB`). */
   memoryMiB?: number;
-  /** Virtio disks: default 2 of 64 MiB (sparse files, serials kvmt-disk0, kvmt-disk1, ...). */
-  disks?: { count?: number; sizeMiB?: number };
+  /**
+   * Virtio disks: default 2 of 64 MiB (sparse files, serials kvmt-disk0, kvmt-disk1, ...).
+   * `blkdebug` lists disks (by index) that QEMU opens through its blkdebug driver, so a
+   * test can hold their requests in flight (`vm.hmp('qemu-io d1 "break read_aio A"')`).
+   */
+  disks?: { count?: number; sizeMiB?: number; blkdebug?: number[] };
+  /** An HMP monitor on a unix socket in the VM's run dir (TestVm.hmp); default none. */
+  monitor?: boolean;
   /** qemu machine; default "q35" (e.g. "q35,kernel-irqchip=split" for intel-iommu). */
   machine?: string;
   /** qemu -cpu; default DEFAULT_CPU_MODEL. */
@@ -45,6 +51,8 @@ export interface VmPlan {
   threads: number;
   memoryMiB: number;
   allowReboot: boolean;
+  /** Disks opened through QEMU's blkdebug driver (indexes into told.disks). */
+  blkdebugDisks: number[];
   told: Told;
 }
 
@@ -76,6 +84,8 @@ export function planVm(o: TestVmOptions, limits: { maxMemoryMiB: number } = { ma
   }
   if (!(Number.isInteger(count) && count >= 0 && count <= 8)) bad.push(`disks.count ${count} must be 0..8`);
   if (!(Number.isInteger(sizeMiB) && sizeMiB >= 1)) bad.push(`disks.sizeMiB ${sizeMiB} must be >= 1`);
+  const blkdebug = [...new Set(o.disks?.blkdebug ?? [])].sort((a, b) => a - b);
+  if (!blkdebug.every((i) => Number.isInteger(i) && i >= 0 && i < count)) bad.push(`disks.blkdebug ${JSON.stringify(o.disks?.blkdebug)} must be disk indexes 0..${count - 1}`);
   if (bad.length) throw new Error(`startTestVm: ${bad.join("; ")}`);
 
   const perNode = cpus / nodes;
@@ -89,7 +99,7 @@ export function planVm(o: TestVmOptions, limits: { maxMemoryMiB: number } = { ma
   const distances = numa.map((a) => numa.map((b) => (a.node === b.node ? 10 : 21)));
   const disks = Array.from({ length: count }, (_, i) => ({ serial: `kvmt-disk${i}`, sizeBytes: sizeMiB * 1048576 }));
   return {
-    name, machine: o.machine ?? "q35", cpuModel: o.cpuModel ?? DEFAULT_CPU_MODEL, sockets: nodes, cores: perNode / threads, threads, memoryMiB, allowReboot: o.allowReboot ?? false,
+    name, machine: o.machine ?? "q35", cpuModel: o.cpuModel ?? DEFAULT_CPU_MODEL, sockets: nodes, cores: perNode / threads, threads, memoryMiB, allowReboot: o.allowReboot ?? false, blkdebugDisks: blkdebug,
     told: { cpus, numa, distances, disks, nic: { mac: TEST_VM_MAC, model: "virtio-net-pci" } },
   };
 }
@@ -103,6 +113,8 @@ export interface QemuRun {
   serialLogPath: string;
   kernelArgs?: string | string[];
   extra?: string[];
+  /** Unix socket for an HMP monitor (else -monitor none). */
+  monitorPath?: string;
 }
 
 const cpuRange = (c: number[]) => (c.length === 1 ? `${c[0]}` : `${c[0]}-${c[c.length - 1]}`);
@@ -131,14 +143,17 @@ export function qemuArgs(p: VmPlan, r: QemuRun): string[] {
     a.push("-drive", `file=${r.bootDisk.path},if=none,id=boot,format=${r.bootDisk.format}`, "-device", "virtio-blk-pci,drive=boot,bootindex=0");
   }
   for (const [i, d] of t.disks.entries()) {
-    a.push("-drive", `file=${path.join(r.dir, `disk${i}.raw`)},if=none,id=d${i},format=raw`);
+    // blkdebug's legacy filename syntax "blkdebug:<config>:<image>" (run dirs have no colons)
+    const file = `${p.blkdebugDisks.includes(i) ? "blkdebug::" : ""}${path.join(r.dir, `disk${i}.raw`)}`;
+    a.push("-drive", `file=${file},if=none,id=d${i},format=raw`);
     a.push("-device", `virtio-blk-pci,drive=d${i},serial=${d.serial}`);
   }
   a.push(
     // restrict=on: the guest reaches nothing outside; only the forwarded port reaches it
     "-netdev", `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${r.port}-:22`,
     "-device", `virtio-net-pci,netdev=n0,mac=${t.nic.mac},romfile=`, // no iPXE ROM: faster boot
-    "-nographic", ...(p.allowReboot ? [] : ["-no-reboot"]), "-serial", `file:${r.serialLogPath}`, "-monitor", "none",
+    "-nographic", ...(p.allowReboot ? [] : ["-no-reboot"]), "-serial", `file:${r.serialLogPath}`,
+    "-monitor", r.monitorPath ? `unix:${r.monitorPath},server=on,wait=off` : "none",
     ...(r.image
       ? ["-kernel", r.image.kernelPath, "-initrd", r.image.initrdPath,
         "-append", ["console=ttyS0 panic=-1 quiet", `kvmtune.name=${p.name}`, ...[r.kernelArgs ?? []].flat()].join(" ")]

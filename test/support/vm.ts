@@ -7,6 +7,7 @@ import { buildImage, TestbedImage } from "./build-image";
 import { suiteKeys } from "./keys";
 import { preflightVm } from "./preflight";
 import { makeRunDir, pdeathsigPrefix, rmTree, stopProcess, track } from "./processes";
+import { hmpCommand } from "./hmp";
 import { freePort, runSsh, SshCallOptions, SshResult, SshTarget, waitForSshBanner, writeKnownHosts } from "./ssh-client";
 import { qemuArgs, planVm, TestVmOptions, Told, VmPlan } from "./vm-plan";
 
@@ -37,6 +38,8 @@ export interface TestVm {
   told: Told;
   /** Runs `cmd` through the system ssh client, host key pinned. Default user: root. */
   ssh(cmd: string, user?: TestVmUser, opts?: SshCallOptions): Promise<SshResult>;
+  /** Sends one command to QEMU's human monitor and returns its output; only for VMs started with `monitor: true`. */
+  hmp(command: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -73,14 +76,15 @@ async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): 
     throw e;
   }
   const t0 = Date.now();
-  const args = qemuArgs(plan, { image, dir, port, serialLogPath, kernelArgs: opts.kernelArgs, extra: opts.extraQemuArgs });
+  const monitorPath = opts.monitor ? path.join(dir, "monitor.sock") : undefined;
+  const args = qemuArgs(plan, { image, dir, port, serialLogPath, kernelArgs: opts.kernelArgs, extra: opts.extraQemuArgs, monitorPath });
   const child = spawnQemu(args, dir); // stopping it removes dir
   const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS);
   if (boot === "ok") {
     const bootMs = Date.now() - t0;
     const knownHostsPath = path.join(dir, "known_hosts");
     writeKnownHosts(knownHostsPath, "127.0.0.1", port, suiteKeys().hostPublicKey);
-    return { vm: makeVm(plan.name, plan.told, image, child, port, bootMs, serialLogPath, knownHostsPath) };
+    return { vm: makeVm(plan.name, plan.told, image, child, port, bootMs, serialLogPath, knownHostsPath, monitorPath) };
   }
   const detail = failureDetail(dir, serialLogPath);
   await stopProcess(child);
@@ -131,7 +135,7 @@ export function failureDetail(dir: string, serialLogPath: string): string {
 
 function makeVm(
   name: string, told: Told, image: TestbedImage, child: ChildProcess, port: number, bootMs: number,
-  serialLogPath: string, knownHostsPath: string,
+  serialLogPath: string, knownHostsPath: string, monitorPath?: string,
 ): TestVm {
   const keys = suiteKeys();
   const target: SshTarget = { host: "127.0.0.1", port, clientKeyPath: keys.clientKeyPath, knownHostsPath };
@@ -151,6 +155,7 @@ function makeVm(
     kernelRelease: image.kernelRelease,
     told,
     ssh: (cmd, user = "root", opts) => runSsh(target, user, cmd, opts),
+    hmp: (command) => (monitorPath ? hmpCommand(monitorPath, command) : Promise.reject(new Error(`test VM ${name} has no monitor (start it with monitor: true)`))),
     stop: () => (stopping ??= stopProcess(child)),
   };
 }

@@ -45,7 +45,9 @@ const EMPTY: HostFacts = {
   pciDevices: [],
   iommuGroups: [],
   virt: { vhostNetDevice: null, kvmDevice: null, loadedModules: [], sysfsModules: [], virsh: null },
+  unresponsive: [],
   bootloader: null,
+  journal: { entries: [], problems: [], lines: {} },
   bootSources: null,
 };
 
@@ -115,9 +117,10 @@ describe("host facts", function () {
       });
     }
 
-    it("never redirects output into a file (it only reads)", function () {
+    it("writes no file but its block readers' output and done markers in its own temp dir", function () {
       const redirections = FACTS_SCRIPT.match(/\d*>+\s*[^\s;)]+/g) ?? [];
-      assert.deepEqual([...new Set(redirections)], ["2>/dev/null"]);
+      assert.deepEqual([...new Set(redirections)].sort(), ['2>/dev/null', '>"$kt_T/d.$kt_d"', '>"$kt_T/o.$kt_d"', '>/dev/null']);
+      assert.match(FACTS_SCRIPT, /kt_T=\$\(mktemp -d "\$\{TMPDIR:-\/tmp\}\/kvmtune-facts\.XXXXXX"/);
     });
 
     it("has no unescaped template leftovers", function () {

@@ -54,6 +54,15 @@ describe("test bed VM plan", function () {
     assert.throws(() => qemuArgs(p, { ...run, bootDisk: { path: "/x", format: "raw" } }), /exactly one of image \(kernel boot\) and bootDisk/);
   });
 
+  it("opens chosen disks through blkdebug and puts an HMP monitor on a socket, only when asked", function () {
+    const p = planVm({ disks: { count: 3, blkdebug: [2, 1] } });
+    const a = qemuArgs(p, { ...run, monitorPath: "/d/monitor.sock" });
+    assert.deepEqual(after(a, "-drive"), ["file=/d/disk0.raw,if=none,id=d0,format=raw", "file=blkdebug::/d/disk1.raw,if=none,id=d1,format=raw", "file=blkdebug::/d/disk2.raw,if=none,id=d2,format=raw"]);
+    assert.deepEqual(after(a, "-monitor"), ["unix:/d/monitor.sock,server=on,wait=off"]);
+    assert.deepEqual(after(qemuArgs(planVm({}), run), "-monitor"), ["none"]);
+    assert.throws(() => planVm({ disks: { count: 2, blkdebug: [2] } }), /disks.blkdebug \[2\] must be disk indexes 0..1/);
+  });
+
   it("rejects every bad option at once", function () {
     assert.throws(
       () => planVm({ name: "Bad Name", cpus: 3, numaNodes: 2, memoryMiB: 1024, disks: { count: 9 } }),

@@ -1,17 +1,34 @@
-import { FACTS_SCRIPT } from "../facts-script";
+import { FACTS_SCRIPT_BODY } from "../facts-script";
 import { parseHostFacts, type HostFacts } from "../facts";
+import { TransportError } from "../../transport/ssh";
 import type { RemoteSession } from "../../transport/types";
-import { APPLY_SCRIPT, describeOp, encodeOps, parseApplyOutput, parseReadOutput, READ_SCRIPT } from "./remote";
+import { APPLY_SCRIPT, describeOp, encodeOps, parseApplyOutput, parseReadOutput, READ_SCRIPT, type FileReads } from "./remote";
 import type { RemoteOp } from "./types";
+
+/**
+ * How long one remote step (a read, an apply, a read-back) may run when the
+ * caller gives no `timeoutMs`. Far below the transport's 10 minutes: a step
+ * that hangs (a write to a frozen block queue never returns) should fail in
+ * minutes, naming the step. 2 minutes leaves room for the slowest legitimate
+ * steps: a boot loader regeneration (update-grub, tens of seconds on a slow
+ * host), a large hugepage allocation that compacts memory, SR-IOV VF creation.
+ * The facts read itself gives unresponsive devices 5 s (facts-script.ts).
+ */
+export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 
 const KNOBS_MARK = "@@kvmtune:knobs";
 
-/** Facts and knob files in one remote command (the facts script runs in a subshell: it ends with `exit`). */
-const FACTS_AND_READ = `( ${FACTS_SCRIPT}\n) </dev/null\nprintf '%s\\n' '${KNOBS_MARK}'\n${READ_SCRIPT}`;
+/**
+ * Facts and knob files in one remote command. The facts script runs in line
+ * (not in a subshell) so that the knob read can skip the files of block devices
+ * it found unresponsive (`kt_unresponsive` -> READ_SCRIPT's `kvmtune_hung`).
+ */
+const FACTS_AND_READ = `{\n${FACTS_SCRIPT_BODY}\n} </dev/null\nkvmtune_hung=$kt_unresponsive\nprintf '%s\\n' '${KNOBS_MARK}'\n${READ_SCRIPT}`;
 
 export interface HostSnapshot {
   facts: HostFacts;
-  files: Map<string, string | undefined>;
+  /** Knob files; `files.hung` lists those not read because their device is in `facts.unresponsive`. */
+  files: FileReads;
 }
 
 function failure(session: RemoteSession, what: string, code: number, stderr: string): Error {
@@ -19,18 +36,23 @@ function failure(session: RemoteSession, what: string, code: number, stderr: str
   return new Error(`${what} on ${session.target} failed with exit code ${code}${tail ? `: ${tail}` : ""}`);
 }
 
-/** One round trip: host facts plus the content of every listed file (paths travel on stdin). */
-export async function readSnapshot(session: RemoteSession, paths: readonly string[]): Promise<HostSnapshot> {
-  const r = await session.run(FACTS_AND_READ, { stdin: paths.map((p) => `${p}\n`).join(""), label: "read host state" });
+/**
+ * One round trip: host facts plus the content of every listed file (paths
+ * travel on stdin). Files under a device that did not answer the facts read
+ * are not read (`files.hung`). Fails after `timeoutMs` (DEFAULT_STEP_TIMEOUT_MS)
+ * with the transport's "timeout" error naming the host and the step.
+ */
+export async function readSnapshot(session: RemoteSession, paths: readonly string[], timeoutMs = DEFAULT_STEP_TIMEOUT_MS): Promise<HostSnapshot> {
+  const r = await session.run(FACTS_AND_READ, { stdin: paths.map((p) => `${p}\n`).join(""), label: "read host state", timeoutMs });
   if (r.code !== 0) throw failure(session, "reading host state", r.code, r.stderr);
   const at = r.stdout.indexOf(`\n${KNOBS_MARK}\n`);
   if (at < 0) throw new Error(`reading host state on ${session.target}: output was cut short`);
   return { facts: parseHostFacts(r.stdout.slice(0, at + 1)), files: parseReadOutput(r.stdout.slice(at + KNOBS_MARK.length + 2)) };
 }
 
-/** One round trip: the content of every listed file. */
-export async function readFiles(session: RemoteSession, paths: readonly string[], label = "read back"): Promise<Map<string, string | undefined>> {
-  const r = await session.run(READ_SCRIPT, { stdin: paths.map((p) => `${p}\n`).join(""), label });
+/** One round trip: the content of every listed file; fails after `timeoutMs` like readSnapshot. */
+export async function readFiles(session: RemoteSession, paths: readonly string[], label = "read back", timeoutMs = DEFAULT_STEP_TIMEOUT_MS): Promise<FileReads> {
+  const r = await session.run(READ_SCRIPT, { stdin: paths.map((p) => `${p}\n`).join(""), label, timeoutMs });
   if (r.code !== 0) throw failure(session, label, r.code, r.stderr);
   return parseReadOutput(r.stdout);
 }
@@ -45,10 +67,24 @@ export class ApplyError extends Error {
   }
 }
 
-/** Runs ops in order in one command; on failure the error names the host and the failed step. */
-export async function applyOps(session: RemoteSession, ops: readonly RemoteOp[], label = "apply"): Promise<string[]> {
+/**
+ * Runs ops in order in one command; on failure the error names the host and
+ * the failed step. When the command does not finish within `timeoutMs`
+ * (DEFAULT_STEP_TIMEOUT_MS), the error names the step that was running (the
+ * one after the last `@@kvmtune:ok` the host printed) and says the host may be
+ * partly changed; `done` counts the steps that finished.
+ */
+export async function applyOps(session: RemoteSession, ops: readonly RemoteOp[], label = "apply", timeoutMs = DEFAULT_STEP_TIMEOUT_MS): Promise<string[]> {
   if (ops.length === 0) return [];
-  const r = await session.run(APPLY_SCRIPT, { stdin: encodeOps(ops), label });
+  let r;
+  try {
+    r = await session.run(APPLY_SCRIPT, { stdin: encodeOps(ops), label, timeoutMs });
+  } catch (err) {
+    if (!(err instanceof TransportError) || err.kind !== "timeout") throw err;
+    const done = parseApplyOutput(err.partialStdout ?? "").done;
+    const running = done < ops.length ? `step ${done + 1} of ${ops.length} (${describeOp(ops[done])})` : `${label}, after all ${ops.length} steps,`;
+    throw new ApplyError(`on ${session.target}, ${running} did not finish within ${timeoutMs / 1000} s; the host may be partly changed (run again to converge)`, done);
+  }
   const out = parseApplyOutput(r.stdout);
   if (out.failed) {
     const op = ops[out.failed.index];

@@ -3,6 +3,7 @@ import type { HostFacts } from "../facts";
 import { knobOrder, resolveKnob, undoOrder } from "./catalogue";
 import { configuredValue, managedBlock, persistenceOps, persistencePaths, renderPersistence } from "./persistence";
 import type { Disruption, Knob, RemoteOp } from "./types";
+import { planUnresponsive } from "./unresponsive";
 
 /** Saved originals: key -> value before kvmtune first touched it (null = absent). */
 export type Originals = Record<string, string | null>;
@@ -117,7 +118,10 @@ export function planApply(input: PlanInput): HostTuningPlan {
   const problems: string[] = [];
   const ctx = { facts, desired, allowManagementInterface: input.allowManagementInterface, allowVfRecreate: input.allowVfRecreate ?? false };
   const now = observe(knobs, tag, files);
+  const hung = planUnresponsive([...input.dropped, ...knobs], facts.unresponsive);
+  problems.push(...hung.values());
   for (const [key, knob] of knobs) {
+    if (hung.has(key)) continue;
     const found = knob.validate(desired.get(key)!, ctx);
     problems.push(...found.map((p) => `${key}: ${p}`));
     if (found.length === 0 && !knob.optional && !knob.bootTime && now.values.get(key) === undefined) {

@@ -1,4 +1,5 @@
 import { GENERATOR_COMMANDS, GRUB_GENERATORS } from "../bootloader";
+import { JOURNAL_DIR, JOURNAL_PATH } from "../journal";
 import type { RemoteOp } from "./types";
 
 /** Why an update-bootloader step without a generator fails: check refuses such hosts, so reaching it is a bug. */
@@ -10,11 +11,20 @@ export const NO_GENERATOR = "no boot loader tool kvmtune can drive on this host,
  * is ever parsed as shell. Paths come from validated keys (no spaces, no `..`).
  */
 
-/** Reads files listed on stdin (one path or glob per line). Missing files are reported as such, empty ones as empty. */
+/**
+ * Reads files listed on stdin (one path or glob per line). Missing files are
+ * reported as such, empty ones as empty. A path under one of the directories
+ * in the shell variable `kvmtune_hung` (space-separated; set by FACTS_AND_READ
+ * from the facts script's unresponsive block devices) is reported as
+ * `@@kvmtune:hung <path>` and not read: reading it would block in the kernel.
+ */
 export const READ_SCRIPT = String.raw`LC_ALL=C; export LC_ALL
 while IFS= read -r p; do
   [ -n "$p" ] || continue
   for f in $p; do
+    for h in $kvmtune_hung; do
+      case $f in "$h"/*) printf '@@kvmtune:hung %s\n' "$f"; continue 2 ;; esac
+    done
     if [ -f "$f" ] && [ -r "$f" ]; then
       printf '@@kvmtune:read %s\n' "$f"
       grep -s '' "$f" </dev/null
@@ -27,15 +37,27 @@ done
 printf '@@kvmtune:end\n'
 `;
 
-/** Parses READ_SCRIPT output into path -> content (undefined = missing). Glob requests map to every match. */
-export function parseReadOutput(output: string): Map<string, string | undefined> {
+/**
+ * What one READ_SCRIPT run found: path -> content (undefined = missing), and
+ * apart from those, `hung`: the paths it did not read because their block
+ * device did not answer the facts read. A hung path is not a key of the map
+ * (its content is unknown, not absent), so a knob reading it sees undefined;
+ * plans refuse such keys first (planUnresponsive).
+ */
+export type FileReads = Map<string, string | undefined> & { readonly hung: readonly string[] };
+
+/** Parses READ_SCRIPT output. Glob requests map to every match. */
+export function parseReadOutput(output: string): FileReads {
   const files = new Map<string, string | undefined>();
+  const hung: string[] = [];
   if (!output.includes("@@kvmtune:end")) throw new Error("knob read output was truncated (no end marker)");
   const lines = output.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (line.startsWith("@@kvmtune:missing ")) {
       files.set(line.slice("@@kvmtune:missing ".length), undefined);
+    } else if (line.startsWith("@@kvmtune:hung ")) {
+      hung.push(line.slice("@@kvmtune:hung ".length));
     } else if (line.startsWith("@@kvmtune:read ")) {
       const path = line.slice("@@kvmtune:read ".length);
       const body: string[] = [];
@@ -43,7 +65,7 @@ export function parseReadOutput(output: string): Map<string, string | undefined>
       files.set(path, body.join("\n"));
     }
   }
-  return files;
+  return Object.assign(files, { hung });
 }
 
 /**
@@ -91,6 +113,26 @@ while IFS="$tab" read -r op a b; do
         grub2-mkconfig) out=$(grub2-mkconfig -o /boot/grub2/grub.cfg 2>&1 </dev/null) || fail "grub2-mkconfig -o /boot/grub2/grub.cfg: $out" ;;
         *) fail "${NO_GENERATOR}" ;;
       esac ;;
+    journal)
+      # One key's line, found by its prefix (journal.ts): compare, then replace, under a lock whose
+      # holder is named by its PID (busybox has no flock); a lock whose process is gone is broken.
+      IFS="$tab" read -r c
+      jd=${JOURNAL_DIR}; jf=${JOURNAL_PATH}; jl=$jd/lock; jp="{\"key\":\"$a\","
+      want=$(printf '%s' "$b" | base64 -d); new=$(printf '%s' "$c" | base64 -d)
+      i=0
+      until { mkdir -p "$jd" && chmod 700 "$jd" && ln -s "$$" "$jl"; } 2>/dev/null; do
+        o=$(readlink "$jl" 2>/dev/null) && [ -n "$o" ] && ! kill -0 "$o" 2>/dev/null && rm -f "$jl"
+        i=$((i+1)); [ "$i" -lt 300 ] || fail "the journal $jf stays locked by process $o (another kvmtune run on this host?)"
+        sleep 0.1 2>/dev/null || sleep 1
+      done
+      have=$( [ -f "$jf" ] && awk -v p="$jp" 'index($0, p) == 1' "$jf" )
+      if [ "$have" != "$want" ]; then rm -f "$jl"; fail "the journal entry of $a in $jf changed since it was read (another kvmtune run on this host?); run again"; fi
+      tmp="$jf.kvmtune-tmp.$$"
+      out=$( { umask 077; { [ ! -f "$jf" ] || awk -v p="$jp" 'index($0, p) != 1' "$jf"; [ -z "$new" ] || printf '%s\n' "$new"; } > "$tmp" && chmod 600 "$tmp" && mv -f "$tmp" "$jf"; } 2>&1 ) || { rm -f "$tmp" "$jl"; fail "update $jf: $out"; }
+      [ -s "$jf" ] || rm -f "$jf"
+      rm -f "$jl"
+      [ -e "$jf" ] || rmdir "$jd" 2>/dev/null
+      ;;
     *) fail "unknown op $op" ;;
   esac
   printf '@@kvmtune:ok %s\n' "$n"
@@ -126,6 +168,10 @@ export function encodeOps(ops: readonly RemoteOp[]): string {
           // Only a name from the allowlist travels; the host side maps it to a fixed command line.
           if (o.tool !== "none" && !GRUB_GENERATORS.includes(o.tool)) throw new Error(`internal: boot loader tool ${JSON.stringify(o.tool)} is not one kvmtune drives`);
           return `update-bootloader\t${o.tool}\t`;
+        case "journal":
+          // The key is matched on the host as text inside a JSON prefix: it must need no JSON escaping.
+          if (JSON.stringify(o.key) !== `"${o.key}"` || /[\t\n]/.test(o.key)) throw new Error(`internal: journal key ${JSON.stringify(o.key)} needs escaping`);
+          return `journal\t${o.key}\t${Buffer.from(o.expected, "utf8").toString("base64")}\n${Buffer.from(o.line, "utf8").toString("base64")}`;
       }
     })
     .map((l) => `${l}\n`)
@@ -174,5 +220,7 @@ export function describeOp(o: RemoteOp): string {
       return `${o.content === "" ? "remove" : "write"} kvmtune's block in ${o.path}`;
     case "update-bootloader":
       return `regenerate the boot loader configuration (${o.tool === "none" ? "no tool" : GENERATOR_COMMANDS[o.tool]})`;
+    case "journal":
+      return o.line === "" ? `remove ${o.key} from the journal of originals` : o.expected === "" ? `record the original of ${o.key} in the journal` : `update the journal entry of ${o.key}`;
   }
 }

@@ -28,7 +28,12 @@ export type RemoteOp =
   /** Replace the block between `# BEGIN kvmtune <tag>` and `# END kvmtune <tag>` in a shared file (fstab); empty content removes the block. */
   | { op: "managed-block"; path: string; tag: string; content: string }
   /** Regenerate the boot loader configuration with the generator the facts chose; "none" fails the step (check should have refused). */
-  | { op: "update-bootloader"; tool: GrubGenerator | "none" };
+  | { op: "update-bootloader"; tool: GrubGenerator | "none" }
+  /**
+   * Compare-and-set of one key's line in the journal of originals (journal.ts), under the journal's lock:
+   * fails unless the key's line is `expected` now ("" = none); then writes `line` ("" = removes it).
+   */
+  | { op: "journal"; key: string; expected: string; line: string };
 
 /** A setting that lives on a host: one key of the HostTuning map. */
 export interface Knob {
