@@ -6,11 +6,12 @@ import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import { knobOrder, resolveKnob, undoOrder } from "./knobs/catalogue";
 import { ApplyError, applyOps, readFiles, readSnapshot } from "./knobs/execute";
-import { persistenceOps, renderPersistence } from "./knobs/persistence";
+import { persistenceOps, persistencePaths, renderPersistence } from "./knobs/persistence";
 import { diffPersistence } from "./knobs/persistence-drift";
 import { normaliseSettings, observe, planApply, planRollback, readList, type Change, type Originals } from "./knobs/plan";
 import type { Knob, RemoteOp } from "./knobs/types";
-import { JOURNAL_PATH, parseJournal, type JournalOwner, type TakeOver } from "./journal";
+import { JOURNAL_PATH, journalEntry, parseJournal, sameOwner, type JournalOwner, type TakeOver } from "./journal";
+import { isCreatedKey, mountPoints, planCreatedKeys, pruneOps } from "./created-paths";
 import { planJournal, planRelease, undoJournal, type JournalOp } from "./journal-plan";
 
 /**
@@ -78,15 +79,19 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
   const owner = req.owner ?? defaultOwner(req.tag);
   const stateDropped = knobsFor(req.previousKeys.filter((k) => !norm.desired.has(k)), true);
   return withSession(connection, async (session) => {
-    let paths = [...readList([...norm.knobs.values(), ...stateDropped.values()], req.tag), JOURNAL_PATH];
+    // Mount points too: one kvmtune has to create is recorded, so destroy removes it again.
+    let paths = [...readList([...norm.knobs.values(), ...stateDropped.values()], req.tag), JOURNAL_PATH, ...mountPoints(norm.desired)];
     const snap = await readSnapshot(session, paths, req.timeoutMs);
     let commands = 1;
     // Originals come from the host's journal first: state may be lost or stale (a killed CLI, a re-create).
+    const parsed = parseJournal(snap.files.get(JOURNAL_PATH));
+    const mine = (key: string) => [owner, ...(req.formerOwners ?? [])].some((o) => { const e = journalEntry(parsed, key); return e !== undefined && sameOwner(e, o); });
+    const created = planCreatedKeys({ desired: norm.desired, fstab: mountPoints(norm.desired).length ? persistencePaths(req.tag).fstab : undefined, files: snap.files, recorded: mine });
     const journal = planJournal({
-      journal: parseJournal(snap.files.get(JOURNAL_PATH)),
+      journal: parsed,
       owner,
       formerOwners: req.formerOwners,
-      desired: [...norm.desired.keys()],
+      desired: [...norm.desired.keys(), ...created],
       previousKeys: req.previousKeys,
       current: observe(norm.knobs, req.tag, snap.files).values,
       stateOriginals: req.originals,
@@ -102,10 +107,12 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
       commands++;
     }
     const plan = planApply({ ...norm, facts: snap.facts, files: snap.files, tag: req.tag, allowManagementInterface: req.allowManagementInterface, allowVfRecreate: req.allowVfRecreate, originals: journal.originals, dropped });
+    // What kvmtune created is the journal's business; state keeps the settings' originals.
+    const originals = Object.fromEntries(Object.entries(plan.originals).filter(([k]) => !isCreatedKey(k)));
     const problems = [...journal.problems, ...plan.problems];
     if (problems.length) throw new InputError(`settings for ${session.target} (nothing was changed)`, problems);
     // Originals are recorded in the same command as the first write, before it; released entries go after their restore.
-    const ops = [...journal.record, ...plan.ops, ...journal.forget];
+    const ops = [...journal.record, ...plan.ops, ...pruneOps(journal.release), ...journal.forget];
     // What a failed run undoes: every key it may have touched, judged against what was read before.
     const undo: Undo = { knobs: new Map([...norm.knobs, ...dropped]), desired: norm.desired, before: snap.files, tag: req.tag, paths, tool: bootloaderTool(snap.facts.bootloader), journal: [], timeoutMs: req.timeoutMs };
     const notes = [...norm.notes, ...journal.notes];
@@ -114,7 +121,7 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
         notes.push(...(await applyOps(session, ops, "apply settings", req.timeoutMs)));
       } catch (err) {
         undo.journal = journalOpsDone(ops, err instanceof ApplyError ? err.done : ops.length);
-        throw await rolledBack(session, undo, undefined, (err as Error).message, plan.originals);
+        throw await rolledBack(session, undo, undefined, (err as Error).message, originals);
       }
       commands++;
     }
@@ -125,11 +132,11 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
     const wrong = [...norm.desired].filter(([key, want]) => seen.values.get(key) !== want);
     if (wrong.length > 0) {
       const detail = wrong.map(([key, want]) => `${key}: wanted ${show(want)}, got ${show(seen.values.get(key))}`).join("; ");
-      throw await rolledBack(session, undo, after, `read-back on ${session.target} disagrees: ${detail}`, plan.originals);
+      throw await rolledBack(session, undo, after, `read-back on ${session.target} disagrees: ${detail}`, originals);
     }
     return {
       values: Object.fromEntries([...seen.values].map(([k, v]) => [k, v ?? null])),
-      originals: plan.originals,
+      originals,
       changes: plan.changes,
       pendingReboot: seen.pendingReboot,
       notes,
@@ -177,7 +184,8 @@ interface Undo {
 async function rolledBack(session: RemoteSession, undo: Undo, after: Map<string, string | undefined> | undefined, cause: string, originals: Originals): Promise<Error> {
   try {
     const now = after ?? (await readFiles(session, undo.paths, "read before roll back", undo.timeoutMs));
-    const rollback = [...planRollback(undo.knobs, undo.tag, undo.before, now, undo.tool, undo.desired), ...undoJournal(undo.journal)];
+    const createdNow = undo.journal.filter((o) => o.expected === "" && isCreatedKey(o.key)).map((o) => o.key);
+    const rollback = [...planRollback(undo.knobs, undo.tag, undo.before, now, undo.tool, undo.desired), ...pruneOps(createdNow), ...undoJournal(undo.journal)];
     if (rollback.length === 0) return new Error(`${cause}. Nothing needed rolling back.`);
     await applyOps(session, rollback, "roll back", undo.timeoutMs);
     return new Error(`${cause}. The settings changed in this run were rolled back to their previous values.`);
@@ -242,7 +250,7 @@ export async function restoreHostTuning(connection: unknown, stateOriginals: Ori
       const dev = /^block:([^:]+):scheduler$/.exec(key)?.[1];
       if (dev) switched.add(dev);
     }
-    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files, bootloaderTool(facts.bootloader)), ...release.forget);
+    ops.push(...persistenceOps(tag, renderPersistence(tag, []), files, bootloaderTool(facts.bootloader)), ...pruneOps(Object.keys(originals)), ...release.forget);
     await applyOps(session, ops, "restore originals", timeoutMs);
     return { restored, notes: release.notes };
   });

@@ -69,6 +69,20 @@ describe("journal of originals: the host-side compare-and-set (private /var/lib)
     });
   }
 
+  it("prune removes only an empty directory or an empty file, and never fails", function () {
+    const prune = (path: string): RemoteOp => ({ op: "prune", path });
+    const out = runBatches("busybox", [
+      {
+        before: "mkdir -p /var/lib/e /var/lib/full && touch /var/lib/full/x /var/lib/empty-file && echo data > /var/lib/data",
+        ops: [prune("/var/lib/e"), prune("/var/lib/full"), prune("/var/lib/empty-file"), prune("/var/lib/data"), prune("/var/lib/none")],
+      },
+      // What is left, listed before a second (empty) command.
+      { before: "ls -A /var/lib", ops: [] },
+    ]);
+    assert.deepEqual(out[0].split("\n").slice(0, 7), ["@@kvmtune:ok 0", "@@kvmtune:ok 1", "@@kvmtune:ok 2", "@@kvmtune:ok 3", "@@kvmtune:ok 4", "@@kvmtune:end", "exit=0"]);
+    assert.deepEqual(out[1].split("\n").slice(0, 2), ["data", "full"]);
+  });
+
   it("waits for a live holder of the lock, then proceeds", function () {
     const out = runBatches("sh", [{ ops: [op("sysctl:vm.swappiness", "", lineA)], before: "mkdir -p /var/lib/kvmtune; sleep 2 & ln -s $! /var/lib/kvmtune/lock; (sleep 1; rm -f /var/lib/kvmtune/lock) &" }]);
     assert.deepEqual(out[0].split("\n"), ["@@kvmtune:ok 0", "@@kvmtune:end", "exit=0", "mode 700 mode 600 ", lineA]);

@@ -29,6 +29,8 @@ while IFS= read -r p; do
       printf '@@kvmtune:read %s\n' "$f"
       grep -s '' "$f" </dev/null
       printf '@@kvmtune:eof\n'
+    elif [ -d "$f" ]; then
+      printf '@@kvmtune:dir %s\n' "$f"
     else
       printf '@@kvmtune:missing %s\n' "$f"
     fi
@@ -44,18 +46,25 @@ printf '@@kvmtune:end\n'
  * (its content is unknown, not absent), so a knob reading it sees undefined;
  * plans refuse such keys first (planUnresponsive).
  */
-export type FileReads = Map<string, string | undefined> & { readonly hung: readonly string[] };
+export type FileReads = Map<string, string | undefined> & {
+  readonly hung: readonly string[];
+  /** Paths that are directories (not keys of the map either): e.g. a mount point kvmtune would otherwise create. */
+  readonly dirs?: readonly string[];
+};
 
 /** Parses READ_SCRIPT output. Glob requests map to every match. */
 export function parseReadOutput(output: string): FileReads {
   const files = new Map<string, string | undefined>();
   const hung: string[] = [];
+  const dirs: string[] = [];
   if (!output.includes("@@kvmtune:end")) throw new Error("knob read output was truncated (no end marker)");
   const lines = output.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (line.startsWith("@@kvmtune:missing ")) {
       files.set(line.slice("@@kvmtune:missing ".length), undefined);
+    } else if (line.startsWith("@@kvmtune:dir ")) {
+      dirs.push(line.slice("@@kvmtune:dir ".length));
     } else if (line.startsWith("@@kvmtune:hung ")) {
       hung.push(line.slice("@@kvmtune:hung ".length));
     } else if (line.startsWith("@@kvmtune:read ")) {
@@ -65,7 +74,7 @@ export function parseReadOutput(output: string): FileReads {
       files.set(path, body.join("\n"));
     }
   }
-  return Object.assign(files, { hung });
+  return Object.assign(files, { hung, dirs });
 }
 
 /**
@@ -113,6 +122,9 @@ while IFS="$tab" read -r op a b; do
         grub2-mkconfig) out=$(grub2-mkconfig -o /boot/grub2/grub.cfg 2>&1 </dev/null) || fail "grub2-mkconfig -o /boot/grub2/grub.cfg: $out" ;;
         *) fail "${NO_GENERATOR}" ;;
       esac ;;
+    prune)
+      # Something kvmtune created and no longer needs: only an empty directory or an empty file goes.
+      if [ -d "$a" ]; then rmdir "$a" 2>/dev/null; elif [ -f "$a" ] && [ ! -s "$a" ]; then rm -f "$a"; fi ;;
     journal)
       # One key's line, found by its prefix (journal.ts): compare, then replace, under a lock whose
       # holder is named by its PID (busybox has no flock); a lock whose process is gone is broken.
@@ -168,6 +180,8 @@ export function encodeOps(ops: readonly RemoteOp[]): string {
           // Only a name from the allowlist travels; the host side maps it to a fixed command line.
           if (o.tool !== "none" && !GRUB_GENERATORS.includes(o.tool)) throw new Error(`internal: boot loader tool ${JSON.stringify(o.tool)} is not one kvmtune drives`);
           return `update-bootloader\t${o.tool}\t`;
+        case "prune":
+          return `prune\t${field(o.path, "path")}\t`;
         case "journal":
           // The key is matched on the host as text inside a JSON prefix: it must need no JSON escaping.
           if (JSON.stringify(o.key) !== `"${o.key}"` || /[\t\n]/.test(o.key)) throw new Error(`internal: journal key ${JSON.stringify(o.key)} needs escaping`);
@@ -220,6 +234,8 @@ export function describeOp(o: RemoteOp): string {
       return `${o.content === "" ? "remove" : "write"} kvmtune's block in ${o.path}`;
     case "update-bootloader":
       return `regenerate the boot loader configuration (${o.tool === "none" ? "no tool" : GENERATOR_COMMANDS[o.tool]})`;
+    case "prune":
+      return `remove ${o.path} if empty (kvmtune created it)`;
     case "journal":
       return o.line === "" ? `remove ${o.key} from the journal of originals` : o.expected === "" ? `record the original of ${o.key} in the journal` : `update the journal entry of ${o.key}`;
   }

@@ -33,7 +33,9 @@ export type RemoteOp =
    * Compare-and-set of one key's line in the journal of originals (journal.ts), under the journal's lock:
    * fails unless the key's line is `expected` now ("" = none); then writes `line` ("" = removes it).
    */
-  | { op: "journal"; key: string; expected: string; line: string };
+  | { op: "journal"; key: string; expected: string; line: string }
+  /** Removes what kvmtune created (a mount point, /etc/fstab) if it is an empty directory or an empty file; never fails. */
+  | { op: "prune"; path: string };
 
 /** A setting that lives on a host: one key of the HostTuning map. */
 export interface Knob {
