@@ -8,6 +8,7 @@ import { knobOrder, resolveKnob, undoOrder } from "./knobs/catalogue";
 import { ApplyError, applyOps, readFiles, readSnapshot } from "./knobs/execute";
 import { persistenceOps, persistencePaths, renderPersistence } from "./knobs/persistence";
 import { diffPersistence } from "./knobs/persistence-drift";
+import { planUnresponsive } from "./knobs/unresponsive";
 import { normaliseSettings, observe, planApply, planRollback, readList, type Change, type Originals } from "./knobs/plan";
 import type { Knob, RemoteOp } from "./knobs/types";
 import { JOURNAL_PATH, journalEntry, parseJournal, sameOwner, type JournalOwner, type TakeOver } from "./journal";
@@ -234,6 +235,9 @@ export async function restoreHostTuning(connection: unknown, stateOriginals: Ori
     const release = planRelease(parseJournal(files.get(JOURNAL_PATH)), owner ?? defaultOwner(tag), stateOriginals);
     const originals = release.originals;
     const knobs = knobsFor(Object.keys(originals), true);
+    // A setting on a device that does not answer would hang the restore: refuse before any write, so delete can be retried.
+    const hung = planUnresponsive(knobs, facts.unresponsive);
+    if (hung.size > 0) throw new InputError(`restore on ${session.target} (nothing was changed)`, [...hung.values()]);
     const extra = readList(knobs.values(), tag).filter((p) => !paths.includes(p));
     if (extra.length > 0) for (const [p, v] of await readFiles(session, extra, "read released settings", timeoutMs)) files.set(p, v);
     const now = observe(knobs, tag, files);

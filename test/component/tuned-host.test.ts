@@ -227,4 +227,10 @@ describe("TunedHost component and the host's journal (mocks)", function () {
     assert.equal("hostProblems" in inputs("hv-j2-tuning"), false);
     assert.deepEqual(inputs("hv-j2-tuning").takeOver, ["sysctl:vm.swappiness"]);
   });
+
+  it("hands its customTimeouts to HostTuning, which bounds each remote step with them", async () => {
+    const host = new kvmtune.TunedHost("hv-t", { connection: { host: "10.0.0.32", password: "pw12", hostKey: HOST_KEY }, sysctl: { "vm.swappiness": 10 }, facts: HV01_FACTS }, { customTimeouts: { create: "5m", delete: "90s" } });
+    await unwrap(host.settings);
+    assert.deepEqual(registered.find((r) => r.name === "hv-t-tuning")!.inputs.timeouts, { create: "5m", delete: "90s" });
+  });
 });

@@ -109,6 +109,13 @@ describe("a host with a frozen block queue (real kernel, QEMU blkdebug)", functi
     assert.equal(await sh("cat /proc/sys/vm/swappiness; ls -A /etc/sysctl.d /etc/udev/rules.d /var/lib/kvmtune 2>&1; true"), before);
   });
 
+  it("refuses a restore that touches vdb before any write, so delete can be retried once the disk answers", async function () {
+    await assert.rejects(restoreHostTuning(conn(), { "block:vdb:scheduler": "mq-deadline", "sysctl:vm.swappiness": "60" }, "frozen"), {
+      name: "InputError",
+      message: `invalid restore on ${target()} (nothing was changed):\n  - block:vdb:scheduler: /sys/block/vdb did not answer within 5 s (a frozen block queue?); nothing was changed on this host`,
+    });
+  });
+
   it("names the step that hangs and its time limit", async function () {
     const ops: RemoteOp[] = [
       { op: "write", path: "/proc/sys/vm/swappiness", value: "30" },

@@ -82,6 +82,16 @@ describe("HostTuning through the SDK's dynamic-provider server (real-kernel VM)"
     ]);
   });
 
+  it("refuses a bad owner, takeOver or timeout in check, naming the field and what is accepted", async () => {
+    const news = withProvider({ connection, tag: "hv-test", settings: { live: { "sysctl:vm.swappiness": "10" }, "guest-restart": {}, "host-reboot": {} }, owner: { stack: "", resource: "hv" }, takeOver: "some", timeouts: { update: "5x" } }, text);
+    const checked = await server.check(urn, {}, news);
+    assert.deepEqual(checked.failures, [
+      { property: "owner", reason: '{"resource":"hv","stack":""} is not accepted; expected { stack, resource } (non-empty names without control characters)' },
+      { property: "takeOver", reason: '"some" is not accepted; expected a list of setting keys (as the ownership error names them) or "all"' },
+      { property: "timeouts", reason: 'timeouts.update: "5x" is not accepted; expected a duration of at least 1s such as "90s", "5m" or "1h30m"' },
+    ]);
+  });
+
   it("refuses host-specific bad values at create with nothing written, and keeps the secret out of the error", async () => {
     const before = (await vm.ssh("cat /proc/sys/vm/swappiness; ls /etc/sysctl.d")).stdout;
     const news = withProvider({ connection, tag: "hv-bad", settings: { live: { "sysctl:vm.swappiness": "5", "thp:enabled": "sometimes", "hugepages:2M:node7": "4" }, "guest-restart": {}, "host-reboot": {} } }, text);
