@@ -12,6 +12,7 @@ import { InputError } from "../provider/spec/issues";
 import type { ConnectionArgs } from "./connection";
 import { cachedHostFacts, hostIdOf } from "./host-facts-cache";
 import { TunedHost } from "./tuned-host";
+import { stackIdentity } from "./host-ownership";
 
 /**
  * Arguments of a NumaPinnedGuest. Placement args are plain values: the plan is
@@ -136,6 +137,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         planProblems: plan.apply((p) => p.problems),
         start: start ?? false,
         autostart: autostart,
+        owner: { stack: stackIdentity(), resource: `${name}-domain` },
       },
       { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [] },
     );

@@ -3,6 +3,7 @@ import { GuestDevice } from "../provider/resources/guest-device";
 import type { GuestDeviceInputs } from "../provider/spec/guest-device";
 import { InputError } from "../provider/spec/issues";
 import type { HostFacts } from "../provider/host/facts";
+import { stackIdentity } from "./host-ownership";
 import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
 
 /**
@@ -73,7 +74,7 @@ export class PassthroughDisk extends GuestDeviceComponent {
           } as GuestDeviceInputs["disk"],
         }
       : { hostdev: { address: args.pciAddress!, ...(args.managed !== undefined ? { managed: args.managed } : {}) } };
-    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
+    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${name}-dev` }, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
     this.source = device.device.apply((d) => (d && d.kind === "disk" ? d.part.source : null));
     this.expose(device, { source: this.source });
   }

@@ -4,7 +4,7 @@ import { GuestDevice } from "../provider/resources/guest-device";
 import { InputError } from "../provider/spec/issues";
 import type { HostFacts } from "../provider/host/facts";
 import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
-import { labelTunedHost } from "./host-ownership";
+import { labelTunedHost, stackIdentity } from "./host-ownership";
 import { TunedHost } from "./tuned-host";
 
 /**
@@ -107,7 +107,7 @@ export class VhostNetwork extends GuestDeviceComponent {
     // The host's facts rule out a missing bridge, an MTU above it, a bad VF or (for a known KVM guest) no /dev/vhost-net
     // already in preview. A bridge MTU this component raises itself is compared at up, after its TunedHost.
     const found = hostProblems(g, { interface: args.bridgeMtu !== undefined ? { ...iface, mtu: undefined } : iface });
-    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
+    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, owner: { stack: stackIdentity(), resource: `${name}-nic` }, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn });
     this.expose(device, { mac: this.mac });
   }
 }

@@ -89,9 +89,12 @@ export function renderJournalLine(e: JournalEntry): string {
 
 export const sameOwner = (a: JournalOwner, b: JournalOwner): boolean => a.stack === b.stack && a.resource === b.resource;
 
+/** Entries of libvirt resources (domains, devices) carry this tag, which no TunedHost tag (fileTag) can be. */
+export const LIBVIRT_TAG = "(libvirt)";
+
 /** An owner as messages name it. */
 export function describeOwner(o: JournalOwner): string {
-  return `TunedHost "${o.resource}" of stack ${o.stack}`;
+  return `${o.tag === LIBVIRT_TAG ? "resource" : "TunedHost"} "${o.resource}" of stack ${o.stack}`;
 }
 
 /** Keys the caller may take over from another owner: a list of keys, or "all". */

@@ -29,9 +29,11 @@ export interface LibvirtDomainInputs {
   autostart?: boolean;
   /** Problems the program found planning the domain; reported by check. */
   planProblems?: string[];
+  /** Who owns this domain in the host's journal of originals: the stack and the resource's name. */
+  owner?: { stack: string; resource: string };
 }
 
-export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "planProblems"];
+export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "planProblems", "owner"];
 
 export type { Failure } from "../spec/check-failures";
 

@@ -5,6 +5,10 @@
  * Reads are one command, writes are one command (stopping at the first failed step).
  */
 import type { RemoteSession } from "../transport/types";
+import { JOURNAL_PATH } from "../host/journal";
+import type { JournalOp } from "../host/journal-plan";
+import { applyOps } from "../host/knobs/execute";
+import { APPLY_SCRIPT, describeOp, encodeOps, OPS_END, parseApplyOutput } from "../host/knobs/remote";
 import { parseAutostart, parseLivePins, parseNodeCpuMap, parseSteps, virshError, type LivePins, type StepResult } from "./virsh-output";
 import type { CputunePart } from "./types";
 import { isCpuset } from "./values";
@@ -38,6 +42,7 @@ v() { virsh -q -c qemu:///system "$@"; }
 const READ_SCRIPT = `${PRELUDE}emit() { k=$1; shift; o=$("$@" 2>"$t"; rc=$?; printf x; exit $rc); rc=$?; o=\${o%x}; printf '%s %s %s %s\\n' "$k" "$rc" "$(printf '%s' "$o" | base64 -w0)" "$(base64 -w0 < "$t")"; }
 emit cpumap v nodecpumap --pretty
 emit list v list --all --name
+emit journal cat ${JOURNAL_PATH}
 emit state v domstate -- "$name"
 [ "$rc" -eq 0 ] || exit 0
 st=$(printf '%s' "$o" | head -n 1)
@@ -65,6 +70,8 @@ export interface DomainState {
   inactiveXml: string | null;
   liveXml: string | null;
   livePins: LivePins | null;
+  /** kvmtune's journal of originals on the host (journal.ts); undefined when there is none. */
+  journal: string | undefined;
 }
 
 function must(steps: Map<string, StepResult>, key: string, what: string, target: string): string {
@@ -83,8 +90,10 @@ export async function readDomainState(session: RemoteSession, name: string): Pro
   const t = session.target;
   const hostCpus = parseNodeCpuMap(must(steps, "cpumap", "nodecpumap", t));
   const names = must(steps, "list", "list --all", t).split("\n").map((l) => l.trim());
+  const j = steps.get("journal");
+  const journal = j && j.code === 0 ? j.stdout : undefined;
   if (!names.includes(name)) {
-    return { exists: false, state: null, active: false, autostart: null, hostCpus, inactiveXml: null, liveXml: null, livePins: null };
+    return { exists: false, state: null, active: false, autostart: null, hostCpus, inactiveXml: null, liveXml: null, livePins: null, journal };
   }
   const st = must(steps, "state", `domstate '${name}'`, t).trim();
   const active = !["shut off", "crashed"].includes(st);
@@ -99,6 +108,7 @@ export async function readDomainState(session: RemoteSession, name: string): Pro
     livePins: active
       ? parseLivePins(must(steps, "vcpupin", `vcpupin '${name}'`, t), must(steps, "emulatorpin", `emulatorpin '${name}'`, t), must(steps, "iothreads", `iothreadinfo '${name}'`, t))
       : null,
+    journal,
   };
 }
 
@@ -165,8 +175,11 @@ function describeStep(key: string): string {
   return id === undefined ? op : `${op} ${id}`;
 }
 
-/** Runs the steps of `w` in one command; throws VirshStepError naming the failed step and libvirt's message. */
-export async function writeDomain(session: RemoteSession, name: string, w: DomainWrite): Promise<string[]> {
+/**
+ * Runs the steps of `w` in one command; throws VirshStepError naming the failed step and libvirt's message.
+ * `journal` writes (the journal of originals) run first in the same command: if one fails, no virsh step runs.
+ */
+export async function writeDomain(session: RemoteSession, name: string, w: DomainWrite, journal: readonly JournalOp[] = []): Promise<string[]> {
   checkName(name);
   const lines: string[] = [];
   if (w.define !== undefined) lines.push("define");
@@ -184,12 +197,28 @@ export async function writeDomain(session: RemoteSession, name: string, w: Domai
   if (w.attach) lines.push(`attach ${w.attach.live ? "live" : "config"}`);
   if (w.detach) lines.push(`detach ${w.detach.live ? "live" : "config"}`);
   if (w.updateConfig !== undefined) lines.push("update");
-  if (lines.length === 0) return [];
+  if (lines.length === 0) {
+    if (journal.length > 0) await applyOps(session, journal, "record in the journal");
+    return [];
+  }
   const stdin = `${name}\n${lines.join("\n")}\nend\n${payloads[0] ?? ""}`;
-  const r = await session.run(WRITE_SCRIPT, { stdin, label: `write domain (${lines.map((l) => l.split(" ")[0]).join(", ")})` });
-  if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  const label = `write domain (${lines.map((l) => l.split(" ")[0]).join(", ")})`;
+  let stdout: string;
+  if (journal.length > 0) {
+    // APPLY_SCRIPT takes the journal ops up to OPS_END, then WRITE_SCRIPT reads the rest of stdin.
+    const r = await session.run(`${APPLY_SCRIPT}\n${WRITE_SCRIPT}`, { stdin: `${encodeOps(journal)}${OPS_END}\n${stdin}`, label });
+    const cut = r.stdout.indexOf("@@kvmtune:end\n");
+    const out = parseApplyOutput(cut < 0 ? r.stdout : r.stdout.slice(0, cut));
+    if (out.failed || cut < 0) throw new Error(`changing domain '${name}' on ${session.target} failed before any virsh step (nothing was changed): ${out.failed ? `${describeOp(journal[out.failed.index])}: ${out.failed.message}` : r.stderr.trim()}`);
+    if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
+    stdout = r.stdout.slice(cut + "@@kvmtune:end\n".length);
+  } else {
+    const r = await session.run(WRITE_SCRIPT, { stdin, label });
+    if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
+    stdout = r.stdout;
+  }
   const done: string[] = [];
-  for (const [key, s] of parseSteps(r.stdout, false)) {
+  for (const [key, s] of parseSteps(stdout, false)) {
     if (s.code !== 0) {
       throw new VirshStepError(`virsh ${describeStep(key)} of '${name}' on ${session.target} failed: ${virshError(s.stderr)}`, describeStep(key), done);
     }

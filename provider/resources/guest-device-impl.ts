@@ -11,6 +11,8 @@ import { InputError } from "../spec/issues";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import { observedInputs } from "./guest-device-observe";
+import type { JournalOp } from "../host/journal-plan";
+import { deviceKey, forgetOp, libvirtOwner, recordOp, viewJournal } from "../libvirt/domain-journal";
 
 /**
  * CRUD of the GuestDevice dynamic resource: one device (interface, block disk
@@ -117,10 +119,13 @@ async function readBack(s: RemoteSession, inputs: GuestDeviceInputs, id: string,
   return outputsOf(inputs, after, device, notes, []);
 }
 
-/** attach/detach, live when asked; when libvirt refuses the live half, the persistent half alone, with a note. */
-async function liveOrConfig(s: RemoteSession, name: string, op: "attach" | "detach", xml: string, live: boolean, notes: string[]): Promise<void> {
+/**
+ * attach/detach, live when asked; when libvirt refuses the live half, the persistent half alone, with a note.
+ * `journal` writes go first in the first command (a refused live half has already recorded them).
+ */
+async function liveOrConfig(s: RemoteSession, name: string, op: "attach" | "detach", xml: string, live: boolean, notes: string[], journal: JournalOp[] = []): Promise<void> {
   try {
-    await writeDomain(s, name, { [op]: { xml, live } });
+    await writeDomain(s, name, { [op]: { xml, live } }, journal);
   } catch (err) {
     if (!live || !(err instanceof VirshStepError)) throw err;
     await writeDomain(s, name, { [op]: { xml, live: false } });
@@ -133,28 +138,47 @@ export async function create(inputs: GuestDeviceInputs): Promise<pulumi.dynamic.
   const id = `${target(inputs)}/${inputs.domain}/${kind}/${key}`;
   return withSession(inputs.connection, async (s) => {
     const { st, device, notes } = await preflight(s, inputs);
-    if (findDevices(parseDomainXml(st.inactiveXml!), kind, key).length > 0) {
+    const j = journalOf(st, inputs, s.target);
+    // Attached by this resource before its state was lost (a killed CLI): converge it instead of refusing it.
+    if (findDevices(parseDomainXml(st.inactiveXml!), kind, key).length > 0 && !j.view.mine) {
       throw new Error(`domain '${inputs.domain}' on ${s.target} already has ${what(kind, key)}; nothing was changed. Choose another ${kind === "interface" ? "mac" : kind === "disk" ? "target" : "address"}, or remove that device first`);
     }
-    await liveOrConfig(s, inputs.domain, "attach", renderDeviceXml(device), st.active && inputs.live !== false, notes);
+    await converge(s, inputs, st, device, notes, j.record);
     return { id, outs: await readBack(s, inputs, id, device, notes, null) };
   });
+}
+
+/** Attaches the device, or updates the one the domain has; `journal` goes first in the same command. */
+async function converge(s: RemoteSession, inputs: GuestDeviceInputs, st: DomainState, device: DevicePart, notes: string[], journal: JournalOp[]): Promise<void> {
+  const doc = parseDomainXml(st.inactiveXml!);
+  if (findDevices(doc, device.kind, device.key).length === 0) {
+    await liveOrConfig(s, inputs.domain, "attach", renderDeviceXml(device), st.active && inputs.live !== false, notes, journal);
+    return;
+  }
+  // Queue counts, MTU, cache modes cannot change in a running guest: the definition changes, restartRequired says the rest.
+  // update-device replaces this device only (keeping its PCI address), so devices other resources attach meanwhile survive.
+  const before = deviceElementXml(doc, device.kind, device.key);
+  applyDevicePart(doc, device);
+  const xml = deviceElementXml(doc, device.kind, device.key)!;
+  if (xml !== before || journal.length) await writeDomain(s, inputs.domain, xml !== before ? { updateConfig: xml } : {}, journal);
+}
+
+/** This device's line in the host's journal: refused when another owner recorded it; `record` when it is not recorded yet. */
+function journalOf(st: DomainState, inputs: GuestDeviceInputs, target: string, refuse = true) {
+  const { kind, key } = deviceKeyOf(inputs);
+  const jkey = deviceKey(inputs.domain, kind, key);
+  const view = viewJournal(st.journal, jkey, libvirtOwner(inputs.owner, `device ${kind} ${key} of ${inputs.domain}`));
+  if (refuse && view.problems.length) throw new InputError(`${what(kind, key)} for domain '${inputs.domain}' on ${target} (nothing was changed)`, view.problems);
+  const record = [recordOp(view, jkey, libvirtOwner(inputs.owner, `device ${kind} ${key} of ${inputs.domain}`), null, new Date().toISOString())].filter((o) => o !== undefined);
+  const forget = [forgetOp(view, jkey)].filter((o) => o !== undefined);
+  return { view, record, forget };
 }
 
 export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs): Promise<pulumi.dynamic.UpdateResult> {
   return withSession(news.connection, async (s) => {
     const { st, device, notes } = await preflight(s, news);
-    const doc = parseDomainXml(st.inactiveXml!);
-    if (findDevices(doc, device.kind, device.key).length === 0) {
-      await liveOrConfig(s, news.domain, "attach", renderDeviceXml(device), st.active && news.live !== false, notes);
-    } else {
-      // Queue counts, MTU, cache modes cannot change in a running guest: the definition changes, restartRequired says the rest.
-      // update-device replaces this device only (keeping its PCI address), so devices other resources attach meanwhile survive.
-      const before = deviceElementXml(doc, device.kind, device.key);
-      applyDevicePart(doc, device);
-      const xml = deviceElementXml(doc, device.kind, device.key)!;
-      if (xml !== before) await writeDomain(s, news.domain, { updateConfig: xml });
-    }
+    // A device attached before the journal existed is recorded with this update.
+    await converge(s, news, st, device, notes, journalOf(st, news, s.target).record);
     return { outs: await readBack(s, news, id, device, notes, olds) };
   });
 }
@@ -178,10 +202,14 @@ export async function read(id: string, props: GuestDeviceOutputs): Promise<pulum
 export async function remove(_id: string, props: GuestDeviceOutputs): Promise<void> {
   await withSession(props.connection, async (s) => {
     const st = await readDomainState(s, props.domain);
-    if (!st.exists) return;
-    const xml = deviceElementXml(parseDomainXml(st.inactiveXml!), props.kind, props.key);
-    if (xml === null) return;
+    const { forget } = journalOf(st, props, s.target, false);
+    const xml = st.exists ? deviceElementXml(parseDomainXml(st.inactiveXml!), props.kind, props.key) : null;
+    // Already gone (with its domain, or by hand): only its journal line goes.
+    if (xml === null) {
+      if (forget.length) await writeDomain(s, props.domain, {}, forget);
+      return;
+    }
     const o = observe(st, props.device);
-    await liveOrConfig(s, props.domain, "detach", xml, o.attachedLive, []);
+    await liveOrConfig(s, props.domain, "detach", xml, o.attachedLive, [], forget);
   });
 }

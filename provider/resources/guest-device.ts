@@ -41,6 +41,8 @@ export interface GuestDeviceArgs {
   live?: pulumi.Input<boolean>;
   /** Problems the program already found against the host's facts (VhostNetwork, PassthroughDisk); check reports them, so preview fails. */
   hostProblems?: pulumi.Input<string[]>;
+  /** Who owns this device in the host's journal of originals: this stack (`org/project/stack`) and the resource's name. */
+  owner?: pulumi.Input<{ stack: string; resource: string }>;
 }
 
 /** One device of a libvirt domain: preflighted, attached (live where libvirt can), drift-checked, detached on delete. */

@@ -8,6 +8,8 @@ import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, p
 import { InputError } from "../spec/issues";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
+import type { JournalOp } from "../host/journal-plan";
+import { domainKey, forgetOp, libvirtOwner, recordOp, viewJournal } from "../libvirt/domain-journal";
 
 /**
  * CRUD of the LibvirtDomain dynamic resource (loaded at call time by the
@@ -86,6 +88,8 @@ interface Converge {
   isNew: boolean;
   /** What a partial failure records instead of the new inputs, so the next update tries again. */
   stale: Partial<LibvirtDomainInputs>;
+  /** Journal writes that go first in the same command as the domain write. */
+  journal?: JournalOp[];
 }
 
 /** Applies `c.desired` in one write (define, start, autostart, live pins), reads back and returns the outputs. */
@@ -110,9 +114,10 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
     throw Object.assign(new Error(message), { id: c.id, properties, reasons: [message] });
   };
   let after = st;
-  if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length) {
+  const journal = c.journal ?? [];
+  if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length || journal.length) {
     try {
-      await writeDomain(s, name, w);
+      await writeDomain(s, name, w, journal);
     } catch (err) {
       if (err instanceof VirshStepError && err.done.length > 0) partial(`${err.message} (done before it: ${err.done.join(", ")})`);
       throw err;
@@ -148,19 +153,28 @@ function inactiveParts(st: DomainState): OwnedParts {
 
 export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynamic.CreateResult> {
   const id = `${target(inputs)}/${inputs.name}`;
-  const desired = effectiveParts(inputs);
+  let desired = effectiveParts(inputs);
   return withSession(inputs.connection, async (s) => {
     const st = await readDomainState(s, inputs.name);
+    const { view, key, owner } = journalOf(st, inputs, s.target);
+    const stale = { parts: {}, start: false };
     if (inputs.mode === "define") {
-      if (st.exists) throw new Error(`domain '${inputs.name}' already exists on ${s.target}; nothing was changed. To tune an existing domain use mode: "adopt"`);
-      const base = buildMinimalDomain({ name: inputs.name, ...inputs.domain! });
-      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: true, stale: { parts: {}, start: false } });
+      // Defined by this resource before its state was lost (a killed CLI): converge it instead of refusing it.
+      if (st.exists && !(view.mine && view.entry?.original === null)) throw new Error(`domain '${inputs.name}' already exists on ${s.target}; nothing was changed. To tune an existing domain use mode: "adopt"`);
+      const base = st.exists ? st.inactiveXml! : buildMinimalDomain({ name: inputs.name, ...inputs.domain! });
+      const journal = [recordOp(view, key, owner, null, new Date().toISOString())].filter((o) => o !== undefined);
+      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: !st.exists, stale, journal });
       return { id, outs };
     }
     if (!st.exists) throw new Error(`domain '${inputs.name}' does not exist on ${s.target}; nothing was changed. To create it use mode: "define" with a domain spec`);
-    const originals = projectParts(desired, inactiveParts(st));
-    const originalAutostart = inputs.autostart === undefined ? null : st.autostart;
-    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: false, stale: { parts: {}, start: false } });
+    // Adopted before by this resource (its state was lost): the originals it recorded, not the tuned parts it finds.
+    const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
+    let originals: Partial<OwnedParts>;
+    if (prior) ({ originals, desired } = reconcileOwnership(prior.parts, inputs.parts ?? {}, inactiveParts(st)));
+    else originals = projectParts(desired, inactiveParts(st));
+    const originalAutostart = inputs.autostart === undefined ? null : (prior?.autostart ?? st.autostart);
+    const journal = [recordOp(view, key, owner, renderDomainOriginals(originals, originalAutostart), new Date().toISOString())].filter((o) => o !== undefined);
+    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: false, stale, journal });
     return { id, outs };
   });
 }
@@ -171,19 +185,26 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
     if (!st.exists) {
       throw new Error(`domain '${news.name}' no longer exists on ${s.target}; run 'pulumi refresh' (it drops the resource from the state), then 'pulumi up' to ${news.mode === "define" ? "define" : "adopt"} it again`);
     }
+    const { view, key, owner } = journalOf(st, news, s.target);
     let desired = effectiveParts(news);
     let originals: Partial<OwnedParts> | null = null;
     let originalAutostart: boolean | null = null;
     let autostart = news.autostart;
+    let recorded: string | null = null;
     if (news.mode === "adopt") {
-      ({ originals, desired } = reconcileOwnership(olds.originals ?? {}, news.parts ?? {}, inactiveParts(st)));
+      // The journal's originals first: state may hold ones recorded after a lost create.
+      const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
+      const before = prior ?? { parts: olds.originals ?? {}, autostart: olds.originalAutostart ?? null };
+      ({ originals, desired } = reconcileOwnership(before.parts, news.parts ?? {}, inactiveParts(st)));
       // Owned for the first time: save it; no longer owned: put it back.
-      originalAutostart = news.autostart === undefined ? null : olds.originalAutostart ?? st.autostart;
-      autostart = news.autostart ?? olds.originalAutostart ?? undefined;
+      originalAutostart = news.autostart === undefined ? null : before.autostart ?? st.autostart;
+      autostart = news.autostart ?? before.autostart ?? undefined;
+      recorded = renderDomainOriginals(originals, originalAutostart);
     }
+    const journal = [recordOp(view, key, owner, recorded, new Date().toISOString())].filter((o) => o !== undefined);
     const start = Boolean(news.start) && !olds.start;
     const stale = { parts: olds.parts ?? {}, domain: olds.domain, start: olds.start, autostart: olds.autostart };
-    return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale }) };
+    return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale, journal }) };
   });
 }
 
@@ -211,7 +232,7 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
       drift.push(`autostart: ${st.autostart} → ${autostart}`);
       autostart = st.autostart;
     }
-    const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}) };
+    const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}), ...(props.owner ? { owner: props.owner } : {}) };
     const outs: LibvirtDomainOutputs = {
       ...props, ...inputs, uuid: uuidOf(st.inactiveXml), xml: st.inactiveXml, state: st.state, drift,
       restartRequired: live.restart.length > 0, restartReasons: live.restart.map(describeDiff),
@@ -224,21 +245,53 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
 export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<void> {
   await withSession(props.connection, async (s) => {
     const st = await readDomainState(s, props.name);
-    if (!st.exists) return;
-    if (props.mode === "define") {
-      await writeDomain(s, props.name, { remove: true });
+    const { view, key } = journalOf(st, props, s.target, false);
+    // The journal line goes in the same command as the last change; a domain already gone only drops its line.
+    const forget = [forgetOp(view, key)].filter((o) => o !== undefined);
+    if (!st.exists) {
+      if (forget.length) await writeDomain(s, props.name, {}, forget);
       return;
     }
-    const originals = props.originals ?? {};
+    if (props.mode === "define") {
+      await writeDomain(s, props.name, { remove: true }, forget);
+      return;
+    }
+    const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
+    const originals = prior?.parts ?? props.originals ?? {};
+    const originalAutostart = prior ? prior.autostart : props.originalAutostart;
     const doc = parseDomainXml(st.inactiveXml!);
     applyOwnedParts(doc, originals);
     const xml = renderDomainXml(doc);
     const { effective } = liveView(st, originals);
     const w: DomainWrite = {
       ...(xml !== st.inactiveXml ? { define: xml } : {}),
-      ...(props.originalAutostart != null && st.autostart !== props.originalAutostart ? { autostart: props.originalAutostart } : {}),
+      ...(originalAutostart != null && st.autostart !== originalAutostart ? { autostart: originalAutostart } : {}),
       ...(effective && st.livePins ? { pins: planLivePins(originals, effective, st.livePins, st.hostCpus) } : {}),
     };
-    await writeDomain(s, props.name, w);
+    await writeDomain(s, props.name, w, forget);
   });
+}
+
+/** The journal's view of this domain for this resource; refuses (before any write) a domain another owner recorded. */
+function journalOf(st: DomainState, inputs: LibvirtDomainInputs, target: string, refuse = true) {
+  const key = domainKey(inputs.name);
+  const owner = libvirtOwner(inputs.owner, `domain ${inputs.name}`);
+  const view = viewJournal(st.journal, key, owner);
+  if (refuse && view.problems.length) throw new InputError(`domain '${inputs.name}' on ${target} (nothing was changed)`, view.problems);
+  return { view, key, owner };
+}
+
+/** An adopted domain's originals as one journal value. */
+function renderDomainOriginals(parts: Partial<OwnedParts>, autostart: boolean | null): string {
+  return JSON.stringify({ parts, autostart });
+}
+
+function parseDomainOriginals(text: string | null): { parts: Partial<OwnedParts>; autostart: boolean | null } | undefined {
+  if (text === null) return undefined;
+  try {
+    const v = JSON.parse(text) as { parts?: Partial<OwnedParts>; autostart?: boolean | null };
+    return { parts: v.parts ?? {}, autostart: v.autostart ?? null };
+  } catch {
+    return undefined;
+  }
 }

@@ -47,6 +47,8 @@ export interface LibvirtDomainArgs {
   autostart?: pulumi.Input<boolean>;
   /** Problems the program found planning the domain (NumaPinnedGuest placement); check reports them, so preview fails. */
   planProblems?: pulumi.Input<string[]>;
+  /** Who owns this domain in the host's journal of originals: this stack (`org/project/stack`) and the resource's name. */
+  owner?: pulumi.Input<{ stack: string; resource: string }>;
 }
 
 /** One libvirt domain's owned parts: applied (live where libvirt allows), drift-checked, and undone on delete. */

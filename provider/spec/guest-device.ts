@@ -55,9 +55,11 @@ export interface GuestDeviceInputs {
   live?: boolean;
   /** Problems the program already found against the host's facts; reported by check. */
   hostProblems?: string[];
+  /** Who owns this device in the host's journal of originals: the stack and the resource's name. */
+  owner?: { stack: string; resource: string };
 }
 
-export const DEVICE_FIELDS = ["connection", "domain", "interface", "disk", "hostdev", "live", "hostProblems"];
+export const DEVICE_FIELDS = ["connection", "domain", "interface", "disk", "hostdev", "live", "hostProblems", "owner"];
 const INTERFACE_FIELDS = ["type", "source", "mac", "queues", "mtu", "rxQueueSize", "txQueueSize", "vlan"];
 const DISK_FIELDS = ["path", "target", "device", "bus", "cache", "io"];
 const HOSTDEV_FIELDS = ["address", "managed"];

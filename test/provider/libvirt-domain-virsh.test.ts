@@ -30,7 +30,7 @@ describe("virsh operations and LibvirtDomain CRUD on a real libvirtd", function 
   it("reads a missing domain in one command: not there, with the host's CPUs", async () => {
     resetTransportCounts();
     const st = await withSession(connection, (s) => readDomainState(s, name));
-    assert.deepEqual(st, { exists: false, state: null, active: false, autostart: null, hostCpus: "0-1", inactiveXml: null, liveXml: null, livePins: null });
+    assert.deepEqual(st, { exists: false, state: null, active: false, autostart: null, hostCpus: "0-1", inactiveXml: null, liveXml: null, livePins: null, journal: undefined });
     assert.deepEqual(transportCounts(target), { connections: 1, commands: 1 });
   });
 

@@ -513,6 +513,18 @@ mount -t tmpfs -o nosuid,nodev,mode=755,size=64m tmpfs /run
 mkdir -p /run/libvirt /run/sshd /run/lock
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
 mount --bind /dev/pts/ptmx /dev/ptmx
+# kvmtune's journal (/var/lib/kvmtune) must stay in the bed: a tmpfs over /var/lib, with every
+# entry of this machine's /var/lib bound back, so nothing else the daemons see changes.
+mkdir -p "$D/host-var-lib"
+mount --bind /var/lib "$D/host-var-lib"
+mount -t tmpfs -o nosuid,nodev,mode=755,size=4m tmpfs /var/lib
+for e in "$D/host-var-lib"/* "$D/host-var-lib"/.[!.]*; do
+  [ -e "$e" ] || [ -L "$e" ] || continue
+  n=\${e##*/}
+  if [ -L "$e" ]; then cp -P "$e" "/var/lib/$n"
+  elif [ -d "$e" ]; then mkdir "/var/lib/$n" && mount --bind "$e" "/var/lib/$n"
+  else : > "/var/lib/$n" && mount --bind "$e" "/var/lib/$n"; fi
+done
 mount --bind "$D/etc" /etc/libvirt
 mount --bind "$D/lib" /var/lib/libvirt
 mount --bind "$D/cache" /var/cache/libvirt

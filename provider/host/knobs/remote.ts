@@ -77,6 +77,9 @@ export function parseReadOutput(output: string): FileReads {
   return Object.assign(files, { hung, dirs });
 }
 
+/** A line that ends APPLY_SCRIPT's ops early, so another script can read the rest of stdin (a domain write after its journal ops). */
+export const OPS_END = "@@kvmtune:ops-end";
+
 /**
  * Runs ops from stdin in order and stops at the first failure, so the error
  * names the step. Each line: op TAB arg1 TAB arg2; file contents are base64.
@@ -90,6 +93,7 @@ n=0
 fail() { printf '@@kvmtune:fail %s %s\n' "$n" "$(printf '%s' "$1" | tr '\n' ' ')"; exit 3; }
 while IFS="$tab" read -r op a b; do
   [ -n "$op" ] || continue
+  [ "$op" != "${OPS_END}" ] || break
   case "$op" in
     write)
       for f in $a; do
