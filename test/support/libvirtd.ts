@@ -65,6 +65,12 @@ export interface LibvirtdOptions {
   hugetlbfs?: boolean;
   /** Hide root's ~/.bashrc inside the namespace (default true): bash sources it for every SSH command. */
   hideRootBashrc?: boolean;
+  /**
+   * Inside the namespace, /usr/bin/virsh becomes a wrapper that, while /run/kvmt-slow-virsh exists, touches
+   * /run/kvmt-virsh-started and sleeps 4 s before a `define` or `attach-device` (default false): the window
+   * in which a test kills the Pulumi CLI mid-write.
+   */
+  slowVirsh?: boolean;
   /** More qemu.conf lines. */
   qemuConf?: string[];
   /** More libvirtd.conf lines. */
@@ -477,6 +483,15 @@ function writeFiles(dir: string, clientPublicKey: string, hostKeyPath: string, o
   const bridges = (opts.bridges ?? []).map(
     (b) => `ip link add ${b.name} type bridge && ip link set ${b.name}${b.mtu ? ` mtu ${b.mtu}` : ""} up`,
   );
+  if (opts.slowVirsh) {
+    fs.writeFileSync(
+      path.join(dir, "slow-virsh"),
+      `#!/bin/sh\nif [ -e /run/kvmt-slow-virsh ]; then\n  case " $* " in *" define "*|*" attach-device "*) touch /run/kvmt-virsh-started; sleep 4 ;; esac\nfi\nexec "${dir}/virsh-real" "$@"\n`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(path.join(dir, "virsh-real"), "");
+  }
+  const slowVirsh = opts.slowVirsh ? 'mount --bind /usr/bin/virsh "$D/virsh-real" && mount --bind "$D/slow-virsh" /usr/bin/virsh' : "";
   const hideBashrc = (opts.hideRootBashrc ?? true)
     ? 'if [ -f /root/.bashrc ]; then mount --bind "$D/empty-bashrc" /root/.bashrc; fi'
     : "";
@@ -531,6 +546,7 @@ mount --bind "$D/cache" /var/cache/libvirt
 mount --bind "$D/log" /var/log/libvirt
 ${capsBind}
 ${hugetlbfs}
+${slowVirsh}
 ${hideBashrc}
 ip link set lo up
 ${bridges.join("\n")}
