@@ -16,7 +16,7 @@ export interface ResolvedGuest {
   /** What the device must wait for. */
   dependsOn: pulumi.Resource[];
   /** The host's facts, for the checks `pulumi preview` can already make. */
-  facts: pulumi.Output<HostFacts>;
+  facts: pulumi.Output<HostFacts | undefined>;
   hints: GuestHints;
 }
 
@@ -25,11 +25,11 @@ export function resolveGuest(guest: GuestTarget, facts?: pulumi.Input<HostFacts>
   if (guest instanceof NumaPinnedGuest) {
     return {
       connection: guest.connection, domain: guest.domainName, dependsOn: [guest.domain],
-      facts: facts !== undefined ? (pulumi.output(facts) as pulumi.Output<HostFacts>) : guest.facts,
+      facts: facts !== undefined ? (pulumi.output(facts) as pulumi.Output<HostFacts | undefined>) : guest.facts,
       hints: { vcpus: guest.vcpus, tcg: guest.domainType === undefined ? undefined : guest.domainType === "qemu" },
     };
   }
-  return { connection: guest.connection, domain: guest.domain, dependsOn: [], facts: cachedHostFacts(guest.connection, facts), hints: {} };
+  return { connection: guest.connection, domain: guest.domain, dependsOn: [], facts: cachedHostFacts(guest.connection, facts).apply((r) => r.facts), hints: {} };
 }
 
 /**
@@ -38,7 +38,8 @@ export function resolveGuest(guest: GuestTarget, facts?: pulumi.Input<HostFacts>
  * cleanly (a rejected output would leave an inline Automation API program hanging).
  */
 export function hostProblems(g: ResolvedGuest, spec: Pick<GuestDeviceInputs, "interface" | "hostdev">): pulumi.Output<string[]> {
-  return g.facts.apply((f) => factsProblems(spec, f, g.hints).map((p) => `${p} (on ${f.hostname ?? "the host"}, from its facts)`));
+  // Facts that could not be read: nothing to check here (the guest's check names the host); up reads the host again.
+  return g.facts.apply((f) => (f ? factsProblems(spec, f, g.hints).map((p) => `${p} (on ${f.hostname ?? "the host"}, from its facts)`) : []));
 }
 
 /** What VhostNetwork and PassthroughDisk report about their device. */

@@ -33,7 +33,20 @@ export function hostIdOf(connection: pulumi.Input<ConnectionArgs>): pulumi.Outpu
  * host per run. Read with the (secret) connection but not secret themselves, so the
  * preview can show what they decide.
  */
-export function cachedHostFacts(connection: pulumi.Input<ConnectionArgs>, given?: pulumi.Input<HostFacts>): pulumi.Output<HostFacts> {
-  if (given !== undefined) return pulumi.output(given) as pulumi.Output<HostFacts>;
-  return pulumi.unsecret(pulumi.all([hostIdOf(connection), connection]).apply(([id, c]) => readCachedHostFacts(id, c as ConnectionArgs))) as pulumi.Output<HostFacts>;
+export function cachedHostFacts(connection: pulumi.Input<ConnectionArgs>, given?: pulumi.Input<HostFacts>): pulumi.Output<FactsRead> {
+  if (given !== undefined) return pulumi.output(given).apply((f) => ({ facts: f as HostFacts }));
+  return pulumi.unsecret(
+    pulumi.all([hostIdOf(connection), connection]).apply(([id, c]) =>
+      readCachedHostFacts(id, c as ConnectionArgs).then(
+        (facts): FactsRead => ({ facts }),
+        (err: Error): FactsRead => ({ problem: `the facts of ${id} could not be read: ${err.message}` }),
+      ),
+    ),
+  ) as pulumi.Output<FactsRead>;
+}
+
+/** The facts, or why they could not be read (never a rejected output: that hangs inline Automation API programs). */
+export interface FactsRead {
+  facts?: HostFacts;
+  problem?: string;
 }

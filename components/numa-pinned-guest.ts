@@ -76,7 +76,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
   /** The LibvirtDomain resource behind this guest. */
   readonly domain: LibvirtDomain;
   /** The host's facts the plan was made from (devices attached to this guest are checked against them too). */
-  readonly facts: pulumi.Output<HostFacts>;
+  readonly facts: pulumi.Output<HostFacts | undefined>;
   /** vCPUs (the queue default and limit of its vhost NICs). */
   readonly vcpus: number;
   /** "kvm" or "qemu" (TCG) for a defined domain; undefined for an adopted one (not known in the program). */
@@ -106,8 +106,10 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const domainName = args.domainName ?? name;
     const hostId = hostIdOf(connection);
     // Public facts let the preview show the planned pins.
-    const facts = cachedHostFacts(connection, args.facts);
-    const plan = pulumi.all([facts, hostId]).apply(([f, id]) => {
+    const read = cachedHostFacts(connection, args.facts);
+    const facts = read.apply((r) => r.facts);
+    const plan = pulumi.all([read, hostId]).apply(([{ facts: f, problem }, id]) => {
+      if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
       const ledger = ledgers.get(id) ?? new HostLedger(f as HostFacts);
       ledgers.set(id, ledger);
       ledger.remove(domainName);

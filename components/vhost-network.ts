@@ -90,7 +90,7 @@ export class VhostNetwork extends GuestDeviceComponent {
       labelTunedHost(`${name}-host`, `VhostNetwork "${name}" (its host side; set manageHost: false to leave these settings to the other owner)`);
       this.host = new TunedHost(`${name}-host`, {
         connection,
-        facts: g.facts, // the facts this device is checked against: no second read
+        facts: g.facts as pulumi.Output<HostFacts>, // the facts this device is checked against: no second read (undefined: TunedHost reads and warns)
         ...(sriov ? {} : { modules: ["vhost_net"] }),
         ...(args.arpFilter !== undefined ? { arpFilter: args.arpFilter } : {}),
         ...(args.bridgeMtu !== undefined ? { mtu: { [args.source!]: args.bridgeMtu } } : {}),
