@@ -1,4 +1,4 @@
-import { describeOwner, journalEntry, planOwnershipProblems, renderJournalLine, sameOwner, type JournalEntry, type JournalOwner, type ParsedJournal, type TakeOver } from "./journal";
+import { describeOwner, journalEntry, ownedBy, planOwnershipProblems, renderJournalLine, sameOwner, type JournalEntry, type JournalOwner, type ParsedJournal, type TakeOver } from "./journal";
 import type { Originals } from "./knobs/plan";
 import type { RemoteOp } from "./knobs/types";
 
@@ -44,7 +44,7 @@ export interface JournalPlan {
  */
 export function planJournal(input: JournalPlanInput): JournalPlan {
   const { journal, owner } = input;
-  const mine = (e: JournalEntry) => sameOwner(e, owner) || (input.formerOwners ?? []).some((f) => sameOwner(e, f));
+  const mine = (e: JournalEntry) => ownedBy(e, owner, input.formerOwners);
   const problems = planOwnershipProblems(journal, owner, input.desired, input.takeOver, input.formerOwners);
   const originals: Originals = {};
   const record: JournalOp[] = [];
@@ -90,7 +90,7 @@ export function undoJournal(done: readonly JournalOp[]): JournalOp[] {
 }
 
 /** What a delete restores: every key this resource owns by the journal or by state, and the journal removals. */
-export function planRelease(journal: ParsedJournal, owner: JournalOwner | undefined, stateOriginals: Originals): { originals: Originals; forget: JournalOp[]; notes: string[] } {
-  const plan = planJournal({ journal, owner: owner ?? { stack: "", resource: "", tag: "" }, desired: [], previousKeys: Object.keys(stateOriginals), current: new Map(), stateOriginals, now: "" });
+export function planRelease(journal: ParsedJournal, owner: JournalOwner, stateOriginals: Originals): { originals: Originals; forget: JournalOp[]; notes: string[] } {
+  const plan = planJournal({ journal, owner, desired: [], previousKeys: Object.keys(stateOriginals), current: new Map(), stateOriginals, now: "" });
   return { originals: plan.originals, forget: plan.forget, notes: plan.notes };
 }

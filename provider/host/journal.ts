@@ -89,6 +89,9 @@ export function renderJournalLine(e: JournalEntry): string {
 
 export const sameOwner = (a: JournalOwner, b: JournalOwner): boolean => a.stack === b.stack && a.resource === b.resource;
 
+/** Whether `e` belongs to `owner` or to one of its earlier identities (a renamed stack). */
+export const ownedBy = (e: JournalOwner, owner: JournalOwner, formerOwners: readonly JournalOwner[] = []): boolean => sameOwner(e, owner) || formerOwners.some((f) => sameOwner(e, f));
+
 /** Entries of libvirt resources (domains, devices) carry this tag, which no TunedHost tag (fileTag) can be. */
 export const LIBVIRT_TAG = "(libvirt)";
 
@@ -109,7 +112,7 @@ const mayTakeOver = (takeOver: TakeOver | undefined, key: string) => takeOver ==
  * the same resource (a renamed stack). Used at preview and again before a write.
  */
 export function planOwnershipProblems(journal: ParsedJournal, owner: JournalOwner, keys: readonly string[], takeOver?: TakeOver, formerOwners: readonly JournalOwner[] = []): string[] {
-  const mine = (o: JournalOwner) => sameOwner(o, owner) || formerOwners.some((f) => sameOwner(o, f));
+  const mine = (o: JournalOwner) => ownedBy(o, owner, formerOwners);
   const problems = [...journal.problems];
   for (const key of keys) {
     const e = journalEntry(journal, key);

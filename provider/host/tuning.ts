@@ -11,7 +11,7 @@ import { diffPersistence } from "./knobs/persistence-drift";
 import { planUnresponsive } from "./knobs/unresponsive";
 import { normaliseSettings, observe, planApply, planRollback, readList, type Change, type Originals } from "./knobs/plan";
 import type { Knob, RemoteOp } from "./knobs/types";
-import { JOURNAL_PATH, journalEntry, parseJournal, sameOwner, type JournalOwner, type TakeOver } from "./journal";
+import { JOURNAL_PATH, journalEntry, ownedBy, parseJournal, type JournalOwner, type TakeOver } from "./journal";
 import { isCreatedKey, mountPoints, planCreatedKeys, pruneOps } from "./created-paths";
 import { planJournal, planRelease, undoJournal, type JournalOp } from "./journal-plan";
 
@@ -86,8 +86,8 @@ export async function applyHostTuning(connection: unknown, req: ApplyRequest): P
     let commands = 1;
     // Originals come from the host's journal first: state may be lost or stale (a killed CLI, a re-create).
     const parsed = parseJournal(snap.files.get(JOURNAL_PATH));
-    const mine = (key: string) => [owner, ...(req.formerOwners ?? [])].some((o) => { const e = journalEntry(parsed, key); return e !== undefined && sameOwner(e, o); });
-    const created = planCreatedKeys({ desired: norm.desired, fstab: mountPoints(norm.desired).length ? persistencePaths(req.tag).fstab : undefined, files: snap.files, recorded: mine });
+    const recorded = (key: string) => { const e = journalEntry(parsed, key); return e !== undefined && ownedBy(e, owner, req.formerOwners); };
+    const created = planCreatedKeys({ desired: norm.desired, fstab: mountPoints(norm.desired).length ? persistencePaths(req.tag).fstab : undefined, files: snap.files, recorded });
     const journal = planJournal({
       journal: parsed,
       owner,

@@ -1,4 +1,4 @@
-import { describeOwner, journalEntry, LIBVIRT_TAG, parseJournal, renderJournalLine, sameOwner, type JournalEntry, type JournalOwner, type ParsedJournal } from "../host/journal";
+import { describeOwner, journalEntry, JOURNAL_PATH, LIBVIRT_TAG, parseJournal, renderJournalLine, sameOwner, type JournalEntry, type JournalOwner, type ParsedJournal } from "../host/journal";
 import type { JournalOp } from "../host/journal-plan";
 
 export { LIBVIRT_TAG };
@@ -20,6 +20,8 @@ export const domainKey = (name: string): string => `domain:${name}`;
 export const deviceKey = (domain: string, kind: string, key: string): string => `device:${domain}:${kind}:${key}`;
 
 export interface JournalView {
+  key: string;
+  owner: JournalOwner;
   journal: ParsedJournal;
   entry: JournalEntry | undefined;
   /** The entry is this owner's. */
@@ -34,18 +36,18 @@ export function viewJournal(text: string | undefined, key: string, owner: Journa
   const entry = journalEntry(journal, key);
   const mine = entry !== undefined && sameOwner(entry, owner);
   const problems = [...journal.problems];
-  if (entry && !mine) problems.push(`${key} is owned by ${describeOwner(entry)} since ${entry.since} (journal /var/lib/kvmtune/journal); remove that resource first, or remove its line from the journal if it no longer exists`);
-  return { journal, entry, mine, problems };
+  if (entry && !mine) problems.push(`${key} is owned by ${describeOwner(entry)} since ${entry.since} (journal ${JOURNAL_PATH}); remove that resource first, or remove its line from the journal if it no longer exists`);
+  return { key, owner, journal, entry, mine, problems };
 }
 
-/** The write that records `original` for the key (undefined when the journal already says exactly that). */
-export function recordOp(view: JournalView, key: string, owner: JournalOwner, original: string | null, now: string): JournalOp | undefined {
-  if (view.entry && view.mine && view.entry.original === original) return undefined;
-  const line = renderJournalLine({ key, ...owner, original, since: view.entry?.since ?? now });
-  return { op: "journal", key, expected: view.journal.lines[key] ?? "", line };
+/** The write that records `original` for the view's key; none when the journal already says exactly that. */
+export function recordOps(view: JournalView, original: string | null, now = new Date().toISOString()): JournalOp[] {
+  if (view.entry && view.mine && view.entry.original === original) return [];
+  const line = renderJournalLine({ key: view.key, ...view.owner, original, since: view.entry?.since ?? now });
+  return [{ op: "journal", key: view.key, expected: view.journal.lines[view.key] ?? "", line }];
 }
 
-/** The write that removes this owner's line for the key (undefined when there is none). */
-export function forgetOp(view: JournalView, key: string): JournalOp | undefined {
-  return view.entry && view.mine ? { op: "journal", key, expected: view.journal.lines[key], line: "" } : undefined;
+/** The write that removes this owner's line for the view's key; none when there is none. */
+export function forgetOps(view: JournalView): JournalOp[] {
+  return view.entry && view.mine ? [{ op: "journal", key: view.key, expected: view.journal.lines[view.key], line: "" }] : [];
 }

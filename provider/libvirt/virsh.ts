@@ -7,7 +7,6 @@
 import type { RemoteSession } from "../transport/types";
 import { JOURNAL_PATH } from "../host/journal";
 import type { JournalOp } from "../host/journal-plan";
-import { applyOps } from "../host/knobs/execute";
 import { APPLY_SCRIPT, describeOp, encodeOps, OPS_END, parseApplyOutput } from "../host/knobs/remote";
 import { parseAutostart, parseLivePins, parseNodeCpuMap, parseSteps, virshError, type LivePins, type StepResult } from "./virsh-output";
 import type { CputunePart } from "./types";
@@ -197,26 +196,18 @@ export async function writeDomain(session: RemoteSession, name: string, w: Domai
   if (w.attach) lines.push(`attach ${w.attach.live ? "live" : "config"}`);
   if (w.detach) lines.push(`detach ${w.detach.live ? "live" : "config"}`);
   if (w.updateConfig !== undefined) lines.push("update");
-  if (lines.length === 0) {
-    if (journal.length > 0) await applyOps(session, journal, "record in the journal");
-    return [];
+  if (lines.length === 0 && journal.length === 0) return [];
+  // APPLY_SCRIPT takes the journal ops (none, or some) up to OPS_END; WRITE_SCRIPT reads the rest of stdin.
+  const stdin = `${encodeOps(journal)}${OPS_END}\n${name}\n${lines.map((l) => `${l}\n`).join("")}end\n${payloads[0] ?? ""}`;
+  const r = await session.run(`${APPLY_SCRIPT}\n${WRITE_SCRIPT}`, { stdin, label: `write domain (${[...(journal.length ? ["journal"] : []), ...lines.map((l) => l.split(" ")[0])].join(", ")})` });
+  const cut = r.stdout.indexOf("@@kvmtune:end\n");
+  const journalOut = parseApplyOutput(cut < 0 ? r.stdout : r.stdout.slice(0, cut));
+  if (journalOut.failed || cut < 0) {
+    const why = journalOut.failed ? `${describeOp(journal[journalOut.failed.index])}: ${journalOut.failed.message}` : r.stderr.trim();
+    throw new Error(`changing domain '${name}' on ${session.target} failed before any virsh step (nothing was changed): ${why}`);
   }
-  const stdin = `${name}\n${lines.join("\n")}\nend\n${payloads[0] ?? ""}`;
-  const label = `write domain (${lines.map((l) => l.split(" ")[0]).join(", ")})`;
-  let stdout: string;
-  if (journal.length > 0) {
-    // APPLY_SCRIPT takes the journal ops up to OPS_END, then WRITE_SCRIPT reads the rest of stdin.
-    const r = await session.run(`${APPLY_SCRIPT}\n${WRITE_SCRIPT}`, { stdin: `${encodeOps(journal)}${OPS_END}\n${stdin}`, label });
-    const cut = r.stdout.indexOf("@@kvmtune:end\n");
-    const out = parseApplyOutput(cut < 0 ? r.stdout : r.stdout.slice(0, cut));
-    if (out.failed || cut < 0) throw new Error(`changing domain '${name}' on ${session.target} failed before any virsh step (nothing was changed): ${out.failed ? `${describeOp(journal[out.failed.index])}: ${out.failed.message}` : r.stderr.trim()}`);
-    if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
-    stdout = r.stdout.slice(cut + "@@kvmtune:end\n".length);
-  } else {
-    const r = await session.run(WRITE_SCRIPT, { stdin, label });
-    if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
-    stdout = r.stdout;
-  }
+  if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  const stdout = r.stdout.slice(cut + "@@kvmtune:end\n".length);
   const done: string[] = [];
   for (const [key, s] of parseSteps(stdout, false)) {
     if (s.code !== 0) {

@@ -12,7 +12,7 @@ import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import { observedInputs } from "./guest-device-observe";
 import type { JournalOp } from "../host/journal-plan";
-import { deviceKey, forgetOp, libvirtOwner, recordOp, viewJournal } from "../libvirt/domain-journal";
+import { deviceKey, forgetOps, libvirtOwner, recordOps, viewJournal } from "../libvirt/domain-journal";
 
 /**
  * CRUD of the GuestDevice dynamic resource: one device (interface, block disk
@@ -166,12 +166,9 @@ async function converge(s: RemoteSession, inputs: GuestDeviceInputs, st: DomainS
 /** This device's line in the host's journal: refused when another owner recorded it; `record` when it is not recorded yet. */
 function journalOf(st: DomainState, inputs: GuestDeviceInputs, target: string, refuse = true) {
   const { kind, key } = deviceKeyOf(inputs);
-  const jkey = deviceKey(inputs.domain, kind, key);
-  const view = viewJournal(st.journal, jkey, libvirtOwner(inputs.owner, `device ${kind} ${key} of ${inputs.domain}`));
+  const view = viewJournal(st.journal, deviceKey(inputs.domain, kind, key), libvirtOwner(inputs.owner, `device ${kind} ${key} of ${inputs.domain}`));
   if (refuse && view.problems.length) throw new InputError(`${what(kind, key)} for domain '${inputs.domain}' on ${target} (nothing was changed)`, view.problems);
-  const record = [recordOp(view, jkey, libvirtOwner(inputs.owner, `device ${kind} ${key} of ${inputs.domain}`), null, new Date().toISOString())].filter((o) => o !== undefined);
-  const forget = [forgetOp(view, jkey)].filter((o) => o !== undefined);
-  return { view, record, forget };
+  return { view, record: recordOps(view, null), forget: forgetOps(view) };
 }
 
 export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs): Promise<pulumi.dynamic.UpdateResult> {

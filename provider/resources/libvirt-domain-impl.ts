@@ -9,7 +9,7 @@ import { InputError } from "../spec/issues";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import type { JournalOp } from "../host/journal-plan";
-import { domainKey, forgetOp, libvirtOwner, recordOp, viewJournal } from "../libvirt/domain-journal";
+import { domainKey, forgetOps, libvirtOwner, recordOps, viewJournal, type JournalView } from "../libvirt/domain-journal";
 
 /**
  * CRUD of the LibvirtDomain dynamic resource (loaded at call time by the
@@ -156,13 +156,13 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
   let desired = effectiveParts(inputs);
   return withSession(inputs.connection, async (s) => {
     const st = await readDomainState(s, inputs.name);
-    const { view, key, owner } = journalOf(st, inputs, s.target);
+    const view = journalOf(st, inputs, s.target);
     const stale = { parts: {}, start: false };
     if (inputs.mode === "define") {
       // Defined by this resource before its state was lost (a killed CLI): converge it instead of refusing it.
       if (st.exists && !(view.mine && view.entry?.original === null)) throw new Error(`domain '${inputs.name}' already exists on ${s.target}; nothing was changed. To tune an existing domain use mode: "adopt"`);
       const base = st.exists ? st.inactiveXml! : buildMinimalDomain({ name: inputs.name, ...inputs.domain! });
-      const journal = [recordOp(view, key, owner, null, new Date().toISOString())].filter((o) => o !== undefined);
+      const journal = recordOps(view, null);
       const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: !st.exists, stale, journal });
       return { id, outs };
     }
@@ -173,7 +173,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
     if (prior) ({ originals, desired } = reconcileOwnership(prior.parts, inputs.parts ?? {}, inactiveParts(st)));
     else originals = projectParts(desired, inactiveParts(st));
     const originalAutostart = inputs.autostart === undefined ? null : (prior?.autostart ?? st.autostart);
-    const journal = [recordOp(view, key, owner, renderDomainOriginals(originals, originalAutostart), new Date().toISOString())].filter((o) => o !== undefined);
+    const journal = recordOps(view, renderDomainOriginals(originals, originalAutostart));
     const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: false, stale, journal });
     return { id, outs };
   });
@@ -185,7 +185,7 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
     if (!st.exists) {
       throw new Error(`domain '${news.name}' no longer exists on ${s.target}; run 'pulumi refresh' (it drops the resource from the state), then 'pulumi up' to ${news.mode === "define" ? "define" : "adopt"} it again`);
     }
-    const { view, key, owner } = journalOf(st, news, s.target);
+    const view = journalOf(st, news, s.target);
     let desired = effectiveParts(news);
     let originals: Partial<OwnedParts> | null = null;
     let originalAutostart: boolean | null = null;
@@ -201,7 +201,7 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
       autostart = news.autostart ?? before.autostart ?? undefined;
       recorded = renderDomainOriginals(originals, originalAutostart);
     }
-    const journal = [recordOp(view, key, owner, recorded, new Date().toISOString())].filter((o) => o !== undefined);
+    const journal = recordOps(view, recorded);
     const start = Boolean(news.start) && !olds.start;
     const stale = { parts: olds.parts ?? {}, domain: olds.domain, start: olds.start, autostart: olds.autostart };
     return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale, journal }) };
@@ -245,9 +245,9 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
 export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<void> {
   await withSession(props.connection, async (s) => {
     const st = await readDomainState(s, props.name);
-    const { view, key } = journalOf(st, props, s.target, false);
+    const view = journalOf(st, props, s.target, false);
     // The journal line goes in the same command as the last change; a domain already gone only drops its line.
-    const forget = [forgetOp(view, key)].filter((o) => o !== undefined);
+    const forget = forgetOps(view);
     if (!st.exists) {
       if (forget.length) await writeDomain(s, props.name, {}, forget);
       return;
@@ -273,12 +273,10 @@ export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<
 }
 
 /** The journal's view of this domain for this resource; refuses (before any write) a domain another owner recorded. */
-function journalOf(st: DomainState, inputs: LibvirtDomainInputs, target: string, refuse = true) {
-  const key = domainKey(inputs.name);
-  const owner = libvirtOwner(inputs.owner, `domain ${inputs.name}`);
-  const view = viewJournal(st.journal, key, owner);
+function journalOf(st: DomainState, inputs: LibvirtDomainInputs, target: string, refuse = true): JournalView {
+  const view = viewJournal(st.journal, domainKey(inputs.name), libvirtOwner(inputs.owner, `domain ${inputs.name}`));
   if (refuse && view.problems.length) throw new InputError(`domain '${inputs.name}' on ${target} (nothing was changed)`, view.problems);
-  return { view, key, owner };
+  return view;
 }
 
 /** An adopted domain's originals as one journal value. */
