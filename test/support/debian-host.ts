@@ -21,6 +21,8 @@ export interface DebianHostOptions {
    * Reserved pages are never touched, so qemu does not grow by them.
    */
   memoryMiB?: number;
+  /** vCPUs, split evenly over the 2 NUMA nodes, two threads per core. Default 4. */
+  cpus?: number;
   /**
    * Add QEMU's SR-IOV capable NVMe controller (PF 0000:01:00.0, up to 4 VFs) behind an emulated
    * intel-iommu, so VF counts can be proven across a reboot.
@@ -83,7 +85,7 @@ export async function startDebianHost(opts: DebianHostOptions = {}): Promise<Deb
   preflightVm();
   const name = opts.name ?? "kvmt-debian";
   const plan = planVm({
-    name, cpus: 4, numaNodes: 2, memoryMiB: opts.memoryMiB ?? 8192, disks: { count: 1, sizeMiB: 64 }, allowReboot: true,
+    name, cpus: opts.cpus ?? 4, numaNodes: 2, memoryMiB: opts.memoryMiB ?? 8192, disks: { count: 1, sizeMiB: 64 }, allowReboot: true,
     ...(opts.sriovNvme ? { machine: "q35,kernel-irqchip=split" } : {}), // intel-iommu's interrupt remapping needs it
   }, { maxMemoryMiB: 8192 });
   const image = await buildDebianImage();

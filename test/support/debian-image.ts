@@ -34,11 +34,15 @@ export const DEBIAN_PACKAGES = [
   "procps", "iproute2", "python3", "sudo",
 ];
 /**
- * Installed after debootstrap with apt inside the tree: polkitd (a tuned
- * dependency) fails in debootstrap's own configure step, but installs with
- * /proc mounted and services held back by a policy-rc.d.
+ * Installed after debootstrap with apt inside the tree: polkitd (a tuned and
+ * libvirt dependency) fails in debootstrap's own configure step, but installs
+ * with /proc mounted and services held back by a policy-rc.d. libvirt runs as
+ * the host's own systemd service, with machined placing guests in cgroup v2
+ * scopes; numactl gives the tests `migratepages` and `numastat`.
  */
-export const CHROOT_PACKAGES = ["tuned"];
+export const CHROOT_PACKAGES = [
+  "tuned", "libvirt-daemon-system", "libvirt-daemon-driver-qemu", "libvirt-clients", "qemu-system-x86", "systemd-container", "numactl",
+];
 const BUILDER_SOURCES = ["debian-image.ts", "debian-rootfs.sh"];
 /** Their text as this process loaded it; the image is named after it and the tree configured with it (as build-image.ts does). */
 const LOADED_SOURCES = new Map(BUILDER_SOURCES.map((f) => [f, fs.readFileSync(path.join(__dirname, f), "utf8")] as const));

@@ -2,6 +2,7 @@
 # Configures a debootstrapped Debian 12 tree as a whole test host: root SSH with
 # the suite's keys, the suite's pinned host key, systemd-networkd DHCP on the
 # management NIC only, GRUB on the serial console, tuned installed but disabled,
+# libvirtd as a service (no default network),
 # and a one-shot first-boot unit that installs GRUB on the disk and powers off.
 # Usage: debian-rootfs.sh ROOT CLIENT_PUBKEY_FILE HOST_KEY_FILE MGMT_MAC
 set -euo pipefail
@@ -52,6 +53,12 @@ EOF
 
 # tuned is there to be started by tests, never at boot.
 systemctl --root="$root" disable tuned.service >/dev/null 2>&1 || true
+
+# libvirt: a systemd service like on any KVM host, but without its NAT network
+# (no dnsmasq here) and without libvirt-guests (test guests are not saved over a
+# reboot; a paused TCG guest would only hold the shutdown up).
+rm -f "$root/etc/libvirt/qemu/networks/autostart/default.xml"
+systemctl --root="$root" disable libvirt-guests.service >/dev/null 2>&1 || true
 
 # First boot (kernel given by qemu): put GRUB on the disk, write grub.cfg, power off.
 cat >"$root/usr/local/sbin/kvmt-firstboot" <<'EOF'
