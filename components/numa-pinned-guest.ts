@@ -3,11 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostFacts } from "../provider/host/facts";
 import { resolveOsVariant, type DomainDiskSpec } from "../provider/libvirt/domain-builder";
 import { planToDomainParts, pinMap } from "../provider/plan/guest-parts";
+import { futureHostTopology, type PlannedHugepages } from "../provider/plan/future-host";
 import { HostLedger } from "../provider/plan/ledger";
 import type { PlacementPlan } from "../provider/plan/placement-types";
 import type { PlacementRequest } from "../provider/plan/request";
 import { renderPlacementSvg } from "../provider/plan/svg";
 import { LibvirtDomain } from "../provider/resources/libvirt-domain";
+import type { ObservedSummary } from "../provider/libvirt/placement-drift";
 import { InputError } from "../provider/spec/issues";
 import type { ConnectionArgs } from "./connection";
 import { cachedHostFacts, hostIdOf } from "./host-facts-cache";
@@ -34,19 +36,41 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name"> {
   adopt?: boolean;
   /** "kvm" (default) or "qemu" (TCG; test hosts). Define mode only. */
   domainType?: "kvm" | "qemu";
-  /** Start the domain after defining it. Default false. */
-  start?: boolean;
+  /**
+   * Start the domain after defining it. Default false. "paused": QEMU starts with the guest's vCPUs stopped,
+   * its memory allocated and placed (hugepages, locked memory), ready for `virsh resume`.
+   */
+  start?: boolean | "paused";
+  /**
+   * "when-required": a change libvirt cannot apply to the running guest (memory backing, a strict-mode
+   * nodeset, the vCPU count, ...) is applied in the same `pulumi up` by restarting the guest: an ACPI
+   * shutdown, a forced stop after `shutdownTimeoutSeconds` (at once for a paused guest), then a start
+   * (paused again if it was). Default "never": the change waits for the next start, and `restartRequired`
+   * and `restartReasons` say what waits.
+   */
+  restart?: "never" | "when-required";
+  /** Seconds a restart waits for the guest's own shutdown before forcing it off (0-540). Default 120. */
+  shutdownTimeoutSeconds?: number;
   /** Start the domain with the host. Omitted = not owned. */
   autostart?: boolean;
   /** Where to write the SVG placement map (host nodes, cores, threads, every guest planned on the host so far). */
   placementSvgPath?: string;
   /** Plan from these facts instead of reading the host (offline planning, tests). */
   facts?: pulumi.Input<HostFacts>;
+  /**
+   * `<memoryBacking><locked/>`: the guest's memory is never swapped out, and libvirt raises (for QEMU/KVM:
+   * lifts) the QEMU process's memlock limit, since QEMU's own memory is locked too. Meant for hugepage
+   * guests with latency needs. Without `hugepages` it is still written (libvirt accepts `<locked/>` alone):
+   * all of the guest's normal memory is then allocated at start and cannot be reclaimed by the host, so
+   * leave room for it. Default false.
+   */
+  lockedMemory?: boolean;
 }
 
 const ARG_FIELDS = [
   "host", "domainName", "vcpus", "memoryMiB", "hugepages", "threadPolicy", "emulatorPolicy", "emulatorCpus", "iothreads", "numaMode", "guestNumaCells",
-  "housekeepingCpus", "nodes", "cpuMode", "osVariant", "disks", "adopt", "domainType", "start", "autostart", "placementSvgPath", "facts",
+  "housekeepingCpus", "nodes", "cpuMode", "osVariant", "disks", "adopt", "domainType", "start", "autostart", "placementSvgPath", "facts", "lockedMemory",
+  "restart", "shutdownTimeoutSeconds",
 ];
 
 /** Unknown fields are refused up front (a typo must not silently fall back to a default). */
@@ -59,8 +83,41 @@ function argProblems(args: Record<string, unknown>): string[] {
   return problems;
 }
 
-/** One ledger per host, so guests of one program never share CPUs; a guest's earlier plan is replaced, not counted twice. */
-const ledgers = new Map<string, HostLedger>();
+/**
+ * One ledger per host per program run, so guests of one program never share CPUs; a guest's earlier plan
+ * is replaced, not counted twice. Per run (keyed by the run's resource monitor, as the facts cache is):
+ * the Automation API runs inline programs more than once in one process, and a guest dropped from the
+ * program must not keep its CPUs.
+ */
+type LedgerEntry = { ledger: HostLedger; basis: string };
+const runLedgers = new WeakMap<object, Map<string, LedgerEntry>>();
+const outsideRun = new Map<string, LedgerEntry>();
+
+function ledgersOfThisRun(): Map<string, LedgerEntry> {
+  const run = pulumi.runtime.getMonitor();
+  if (!run) return outsideRun;
+  let m = runLedgers.get(run);
+  if (!m) runLedgers.set(run, (m = new Map()));
+  return m;
+}
+
+/**
+ * Host `id`'s ledger without guest `name`, on the host as `planned` (its TunedHost's pools) will leave it.
+ * A guest bringing other pools than the ledger was made from re-bases it (plans kept; `conflicts` names
+ * those that no longer fit); a guest on a bare connection uses the ledger as it is.
+ */
+function ledgerFor(id: string, name: string, facts: HostFacts, planned: PlannedHugepages | undefined): { ledger: HostLedger; conflicts: string[] } {
+  const ledgers = ledgersOfThisRun();
+  const basis = planned ? JSON.stringify(planned) : "";
+  const entry = ledgers.get(id);
+  entry?.ledger.remove(name);
+  if (entry && (entry.basis === basis || !planned)) return { ledger: entry.ledger, conflicts: [] };
+  const future = futureHostTopology(facts, planned);
+  const options = { hugepagePoolNotes: future.notes };
+  const next = entry ? entry.ledger.rebase(future.topology, options) : { ledger: new HostLedger(future.topology, options), conflicts: [] };
+  ledgers.set(id, { ledger: next.ledger, basis });
+  return next;
+}
 
 /**
  * A guest placed and pinned on a host's NUMA topology: vCPU and emulator pins,
@@ -89,8 +146,22 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
   /** True when a tuned part differs on the running guest and only a restart applies it. */
   readonly restartRequired: pulumi.Output<boolean>;
   readonly restartReasons: pulumi.Output<string[]>;
-  /** Owned parts that differ on the host (after a refresh). */
+  /** Owned parts that differ on the host (after a refresh), measured placement included. */
   readonly drift: pulumi.Output<string[]>;
+  /**
+   * Where the running guest really is, read from the host with the domain (one command): each vCPU and
+   * iothread thread's allowed CPUs, the emulator's CPUs and cgroup cpuset, and resident memory per host
+   * node and page size (what `numastat -p` shows), from `/proc/<qemu pid>/numa_maps`. Null when not running.
+   */
+  readonly observed: pulumi.Output<ObservedSummary | null>;
+  /**
+   * Measured placement that differs from the plan, one line each, e.g.
+   * `placement.memory: 64 MiB on node0, outside strict nodeset 1` or
+   * `placement.hugepages: 64 MiB of 64 MiB guest memory is in 4 KiB pages, 2048 KiB pages wanted`.
+   * A refresh that finds one shows the guest as changed; `up` moves a restrictive guest's memory back live,
+   * and what only a restart fixes is listed in `restartReasons` (applied with `restart: "when-required"`).
+   */
+  readonly placementDrift: pulumi.Output<string[]>;
   /** The SVG placement map. */
   readonly placementSvg: pulumi.Output<string>;
   /** Huge pages this guest needs per host node, to size TunedHost's `hugepages`. */
@@ -101,21 +172,21 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const problems = argProblems(args as unknown as Record<string, unknown>);
     if (problems.length) throw new InputError(`NumaPinnedGuest "${name}" args`, problems);
     // Everything that is not about the domain itself is the placement request.
-    const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, ...placement } = args;
+    const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, lockedMemory, restart, shutdownTimeoutSeconds, ...placement } = args;
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
     const domainName = args.domainName ?? name;
     const hostId = hostIdOf(connection);
     // Public facts let the preview show the planned pins.
     const read = cachedHostFacts(connection, args.facts);
     const facts = read.apply((r) => r.facts);
-    const plan = pulumi.all([read, hostId]).apply(([{ facts: f, problem }, id]) => {
+    // A TunedHost's pools count as the host's future state: the domain depends on it, so they exist when it starts.
+    const planned = args.host instanceof TunedHost ? args.host.plannedHugepages : pulumi.output(undefined);
+    const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
-      const ledger = ledgers.get(id) ?? new HostLedger(f as HostFacts);
-      ledgers.set(id, ledger);
-      ledger.remove(domainName);
+      const { ledger, conflicts } = ledgerFor(id, domainName, f as HostFacts, pools as PlannedHugepages | undefined);
       const r = ledger.place({ name: domainName, ...placement });
       // Handed to the domain's check, so preview fails cleanly (a rejected output would hang an inline Automation API program).
-      if (!r.ok) return { plan: null, svg: "", problems: r.reasons.map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
+      if (!r.ok || conflicts.length) return { plan: null, svg: "", problems: [...conflicts, ...(r.ok ? [] : r.reasons)].map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
       const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title: `Guest placement on ${(f as HostFacts).hostname ?? id}` });
       if (placementSvgPath) fs.writeFileSync(placementSvgPath, svg);
       return { plan: r.plan, svg, problems: [] as string[] };
@@ -127,7 +198,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       if ("problem" in os) throw new InputError(`NumaPinnedGuest "${name}" args`, [`osVariant: ${os.problem}`]);
       osinfo = os.uri;
     }
-    const parts = plan.apply(({ plan: p }) => (p ? planToDomainParts(p, { cpuMode: cpuMode, ...(osinfo ? { osinfo } : {}) }) : {}));
+    const parts = plan.apply(({ plan: p }) => (p ? planToDomainParts(p, { cpuMode: cpuMode, lockedMemory, ...(osinfo ? { osinfo } : {}) }) : {}));
     const domain = new LibvirtDomain(
       `${name}-domain`,
       {
@@ -139,6 +210,8 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         planProblems: plan.apply((p) => p.problems),
         start: start ?? false,
         autostart: autostart,
+        ...(restart !== undefined ? { restart } : {}),
+        ...(shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds } : {}),
         owner: { stack: stackIdentity(), resource: `${name}-domain` },
       },
       { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [] },
@@ -158,6 +231,8 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     this.restartRequired = domain.restartRequired;
     this.restartReasons = domain.restartReasons;
     this.drift = domain.drift;
+    this.observed = domain.observed;
+    this.placementDrift = domain.placementDrift;
     this.registerOutputs({ plan: this.plan, pinMap: this.pinMap, restartRequired: this.restartRequired });
   }
 }

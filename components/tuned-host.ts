@@ -5,6 +5,7 @@ import { normaliseSettings } from "../provider/host/knobs/plan";
 import { HostReboot } from "../provider/resources/host-reboot";
 import { HostTuning } from "../provider/resources/host-tuning";
 import type { HostFacts } from "../provider/host/facts";
+import { plannedHugepagesFromSettings, type PlannedHugepages } from "../provider/plan/future-host";
 import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
 import { claimSettings, stackIdentity } from "./host-ownership";
@@ -128,6 +129,12 @@ export class TunedHost extends pulumi.ComponentResource {
    * kvmtune warns, it does not refuse; after a reboot the drift check names the key.
    */
   readonly bootOverrides: pulumi.Output<string[]>;
+  /**
+   * The hugepage pools this TunedHost sets (every arg shape, and raw `settings` keys, as per-node counts
+   * or host totals) and its `reboot` arg: a NumaPinnedGuest on this host plans against these pools
+   * instead of today's (1G pools only with `reboot: "when-pending"`; see futureHostTopology).
+   */
+  readonly plannedHugepages: pulumi.Output<PlannedHugepages>;
 
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
@@ -175,6 +182,7 @@ export class TunedHost extends pulumi.ComponentResource {
     this.facts = resource.facts;
     // Judged in the program at preview; during an update, by HostTuning from the facts it reads anyway.
     this.bootOverrides = pulumi.all([checks, resource.bootOverrides]).apply(([c, r]) => c.bootOverrides ?? r ?? []);
+    this.plannedHugepages = planned.apply((p) => plannedHugepagesFromSettings(name, p.plan.settings, reboot ?? "never"));
     this.registerOutputs({ settings: this.settings, pendingReboot: this.pendingReboot, originals: this.originals, facts: this.facts, bootOverrides: this.bootOverrides });
   }
 }

@@ -18,6 +18,10 @@ const hv = new TunedHost("hv01", {
   hugepages: { "1G": [16, 16] },
   isolateCpus: config.get("guestCpus") ?? "2-31,34-63",
   kernelArgs: { default_hugepagesz: "1G" },
+  // 1G pools (and isolcpus) only exist after a reboot. With "when-pending" this TunedHost reboots the
+  // host before the guest is defined, so the guest's planner counts its 16 x 1G per node on a fresh
+  // host; with "never" it plans against the pools the host has now (none) and is refused at preview.
+  reboot: "when-pending",
 });
 
 const db = new NumaPinnedGuest("db1", {

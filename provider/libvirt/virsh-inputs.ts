@@ -23,8 +23,12 @@ export interface LibvirtDomainInputs {
   domain?: DomainSpec;
   /** The owned parts (see provider/libvirt/types.ts: omitted = not owned, null = absent). */
   parts?: Partial<OwnedParts>;
-  /** Start the domain after defining it (create), or when this turns true (update). */
-  start?: boolean;
+  /** Start the domain after defining it (create), or when this turns on (update); "paused": start it with its vCPUs stopped. */
+  start?: boolean | "paused";
+  /** "when-required": restart a running domain whose definition changed in a part libvirt cannot apply live. Default "never". */
+  restart?: "never" | "when-required";
+  /** Seconds a restart waits for the guest's own ACPI shutdown before a forced stop. Default 120. */
+  shutdownTimeoutSeconds?: number;
   /** Start the domain with the host; omitted = not owned. */
   autostart?: boolean;
   /** Problems the program found planning the domain; reported by check. */
@@ -33,7 +37,10 @@ export interface LibvirtDomainInputs {
   owner?: { stack: string; resource: string };
 }
 
-export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "planProblems", "owner"];
+export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "restart", "shutdownTimeoutSeconds", "planProblems", "owner"];
+
+/** Default for `shutdownTimeoutSeconds`: long enough for a guest OS to shut down cleanly, inside the 10-minute command bound. */
+export const DEFAULT_SHUTDOWN_SECONDS = 120;
 
 export type { Failure } from "../spec/check-failures";
 
@@ -90,8 +97,12 @@ export function inputProblems(input: Record<string, unknown>): Failure[] {
   } else if (mode === "adopt" && domain !== undefined) {
     fail("domain", ["domain: only used in define mode; an adopted domain keeps its own XML (tune it through parts)"]);
   }
-  for (const k of ["start", "autostart"]) {
-    if (news[k] !== undefined && typeof news[k] !== "boolean") fail(k, [`${k}: ${showValue(news[k])} is not accepted; expected true or false`]);
+  if (news.start !== undefined && typeof news.start !== "boolean" && news.start !== "paused") fail("start", [`start: ${showValue(news.start)} is not accepted; expected true, false or "paused"`]);
+  if (news.autostart !== undefined && typeof news.autostart !== "boolean") fail("autostart", [`autostart: ${showValue(news.autostart)} is not accepted; expected true or false`]);
+  if (news.restart !== undefined && news.restart !== "never" && news.restart !== "when-required") fail("restart", [`restart: ${showValue(news.restart)} is not accepted; expected "never" or "when-required"`]);
+  const secs = news.shutdownTimeoutSeconds;
+  if (secs !== undefined && !(typeof secs === "number" && Number.isSafeInteger(secs) && secs >= 0 && secs <= 540)) {
+    fail("shutdownTimeoutSeconds", [`shutdownTimeoutSeconds: ${showValue(secs)} is not accepted; expected whole seconds from 0 to 540 (the write command is bounded at 600 s)`]);
   }
   const parts = news.parts as Partial<OwnedParts> | undefined;
   if (parts === undefined) return failures;

@@ -85,15 +85,37 @@ export function planLivePins(desired: Partial<OwnedParts>, effective: OwnedParts
 const NOT_RESTART = /^(osinfo|currentMemory)$/;
 const PIN_PATH = /^cputune\.(vcpupin|iothreadpin)\[(\d+)\]$|^cputune\.emulatorpin$/;
 
-/** Splits differences between desired and live parts into live pinning drift and restart-required ones. */
-export function classifyLiveDiffs(diffs: PartDiff[], pins: LivePins): { pinning: PartDiff[]; restart: PartDiff[] } {
+/**
+ * The whole-guest nodeset a running domain takes live (`virsh numatune --live --nodeset`), or undefined.
+ * libvirt changes only the nodeset live, by rewriting the cpuset cgroups' `cpuset.mems` (the kernel then
+ * migrates the memory), and libvirt 9.0 does it only in restrictive mode ("change of nodeset for running
+ * domain requires restrictive numa mode"): strict mode also binds QEMU's memory with mbind. So the mode
+ * must be restrictive on both sides, placement static, no per-cell memnode difference, and the domain
+ * must sit in a cpuset cgroup.
+ */
+export function planLiveNumatune(desired: Partial<OwnedParts>, live: OwnedParts, cpusetCgroup: boolean): string | undefined {
+  const want = desired.numatune?.memory;
+  const have = live.numatune?.memory;
+  if (!cpusetCgroup || !want?.nodeset || !have?.nodeset) return undefined;
+  const mode = have.mode ?? "strict";
+  if (mode !== "restrictive" || want.mode !== "restrictive") return undefined;
+  if ((have.placement ?? "static") !== "static" || (want.placement ?? "static") !== "static") return undefined;
+  if (diffOwnedParts({ numatune: { memnode: desired.numatune?.memnode ?? [] } }, live).length) return undefined;
+  return cpusetEquals(want.nodeset, have.nodeset) ? undefined : normalizeCpuset(want.nodeset);
+}
+
+/**
+ * Splits differences between desired and live parts into live drift (pins, and a numatune nodeset
+ * libvirt can move live: `liveNodeset`) and restart-required ones.
+ */
+export function classifyLiveDiffs(diffs: PartDiff[], pins: LivePins, liveNodeset = false): { pinning: PartDiff[]; restart: PartDiff[] } {
   const pinning: PartDiff[] = [];
   const restart: PartDiff[] = [];
   for (const d of diffs) {
     if (NOT_RESTART.test(d.path)) continue;
     const m = PIN_PATH.exec(d.path);
     const ids = m?.[1] === "vcpupin" ? vcpuPins(pins.vcpupin) : ioPins(pins.iothreadpin);
-    const live = m !== null && (m[1] === undefined || ids.some((p) => p.id === Number(m[2])));
+    const live = (m !== null && (m[1] === undefined || ids.some((p) => p.id === Number(m[2])))) || (liveNodeset && d.path === "numatune.memory.nodeset");
     (live ? pinning : restart).push(d);
   }
   return { pinning, restart };

@@ -10,7 +10,10 @@ import type { JournalOp } from "../host/journal-plan";
 import { APPLY_SCRIPT, describeOp, encodeOps, OPS_END, parseApplyOutput } from "../host/knobs/remote";
 import { parseAutostart, parseLivePins, parseNodeCpuMap, parseSteps, virshError, type LivePins, type StepResult } from "./virsh-output";
 import type { CputunePart } from "./types";
-import { isCpuset } from "./values";
+import { isCpuset, sizeInBytes } from "./values";
+import { parseDomainXml } from "./dom";
+import { readOwnedParts } from "./parts-read";
+import { parseObservedPlacement, PLACEMENT_SCRIPT, type ObservedPlacement } from "./placement-observed";
 
 export { type LivePins } from "./virsh-output";
 
@@ -29,16 +32,25 @@ function checkName(name: string): void {
   if (p) throw new Error(p);
 }
 
+// LC_ALL=C: the scripts parse virsh's words ("shut off", "Autostart:", "CPU map:"), which translations change.
 const PRELUDE = `set -u
+export LC_ALL=C
 t=$(mktemp) || exit 1
 trap 'rm -f "$t"' EXIT
 IFS= read -r name || { echo 'kvmtune: no domain name on stdin' >&2; exit 2; }
 v() { virsh -q -c qemu:///system "$@"; }
 `;
 
+// placement: where the running guest's QEMU threads may run and where its memory is (placement-observed.ts).
+// The name is a validated domain name (no '/'), so the pid file path cannot leave libvirt's directory.
+const PLACEMENT_FN = `placement() {
+pid=$(cat "/run/libvirt/qemu/$name.pid" 2>/dev/null) || pid=
+${PLACEMENT_SCRIPT}}
+`;
+
 // emit KEY CMD...: runs CMD, prints KEY, exit code, base64 stdout and stderr; leaves $o and $rc.
 // The trailing x keeps the output's final newlines, which $(...) would strip.
-const READ_SCRIPT = `${PRELUDE}emit() { k=$1; shift; o=$("$@" 2>"$t"; rc=$?; printf x; exit $rc); rc=$?; o=\${o%x}; printf '%s %s %s %s\\n' "$k" "$rc" "$(printf '%s' "$o" | base64 -w0)" "$(base64 -w0 < "$t")"; }
+const READ_SCRIPT = `${PRELUDE}${PLACEMENT_FN}emit() { k=$1; shift; o=$("$@" 2>"$t"; rc=$?; printf x; exit $rc); rc=$?; o=\${o%x}; printf '%s %s %s %s\\n' "$k" "$rc" "$(printf '%s' "$o" | base64 -w0)" "$(base64 -w0 < "$t")"; }
 emit cpumap v nodecpumap --pretty
 emit list v list --all --name
 emit journal cat ${JOURNAL_PATH}
@@ -52,7 +64,8 @@ case "$st" in
   *) emit live v dumpxml -- "$name"
      emit vcpupin v vcpupin --live -- "$name"
      emit emulatorpin v emulatorpin --live -- "$name"
-     emit iothreads v iothreadinfo --live -- "$name" ;;
+     emit iothreads v iothreadinfo --live -- "$name"
+     emit placement placement ;;
 esac
 `;
 
@@ -71,6 +84,10 @@ export interface DomainState {
   livePins: LivePins | null;
   /** kvmtune's journal of originals on the host (journal.ts); undefined when there is none. */
   journal: string | undefined;
+  /** The running domain's QEMU sits in a cpuset cgroup (libvirt can then move its memory live). */
+  cpusetCgroup: boolean;
+  /** Where the running domain's threads may run and where its memory is; null when not running or not readable. */
+  observed: ObservedPlacement | null;
 }
 
 function must(steps: Map<string, StepResult>, key: string, what: string, target: string): string {
@@ -92,10 +109,12 @@ export async function readDomainState(session: RemoteSession, name: string): Pro
   const j = steps.get("journal");
   const journal = j && j.code === 0 ? j.stdout : undefined;
   if (!names.includes(name)) {
-    return { exists: false, state: null, active: false, autostart: null, hostCpus, inactiveXml: null, liveXml: null, livePins: null, journal };
+    return { exists: false, state: null, active: false, autostart: null, hostCpus, inactiveXml: null, liveXml: null, livePins: null, journal, cpusetCgroup: false, observed: null };
   }
   const st = must(steps, "state", `domstate '${name}'`, t).trim();
   const active = !["shut off", "crashed"].includes(st);
+  const liveXml = active ? must(steps, "live", `dumpxml '${name}'`, t) : null;
+  const observed = active && liveXml ? readObserved(steps.get("placement"), liveXml) : null;
   return {
     exists: true,
     state: st,
@@ -103,12 +122,22 @@ export async function readDomainState(session: RemoteSession, name: string): Pro
     autostart: parseAutostart(must(steps, "info", `dominfo '${name}'`, t)),
     hostCpus,
     inactiveXml: must(steps, "inactive", `dumpxml --inactive '${name}'`, t),
-    liveXml: active ? must(steps, "live", `dumpxml '${name}'`, t) : null,
+    liveXml,
     livePins: active
       ? parseLivePins(must(steps, "vcpupin", `vcpupin '${name}'`, t), must(steps, "emulatorpin", `emulatorpin '${name}'`, t), must(steps, "iothreads", `iothreadinfo '${name}'`, t))
       : null,
     journal,
+    cpusetCgroup: Boolean(observed?.emulator.cgroupMems),
+    observed,
   };
+}
+
+/** The placement step's result, or null when QEMU's pid could not be read (not libvirt's system instance, gone meanwhile). */
+function readObserved(step: StepResult | undefined, liveXml: string): ObservedPlacement | null {
+  if (!step || step.code !== 0 || step.stdout.startsWith("P -")) return null;
+  const memory = readOwnedParts(parseDomainXml(liveXml)).memory;
+  const memoryMiB = memory ? Number(sizeInBytes(memory.value, memory.unit)) / 1048576 : undefined;
+  return parseObservedPlacement(step.stdout, memoryMiB !== undefined ? { memoryMiB } : {});
 }
 
 /** One live pin: `config` also writes the persistent XML (`--live --config`); a reset is live only. */
@@ -120,13 +149,22 @@ export interface LivePin {
   config: boolean;
 }
 
-/** Steps of one write, run in this order: define, start, autostart, pins, destroy, undefine. */
+/** Steps of one write, run in this order: define, start, autostart, pins, numatune, restart, destroy, undefine. */
 export interface DomainWrite {
   /** XML for `virsh define --validate`. */
   define?: string;
-  start?: boolean;
+  /** `virsh start`; "paused": `virsh start --paused` (QEMU runs and holds its memory, no guest code runs). */
+  start?: boolean | "paused";
   autostart?: boolean;
   pins?: LivePin[];
+  /** `virsh numatune --live --nodeset`: moves a running strict-mode guest's memory (cgroup cpuset.mems). */
+  numatuneNodeset?: string;
+  /**
+   * Restart a running domain so its persistent definition takes effect: ACPI shutdown, waiting up to
+   * `shutdownSeconds` before a forced stop (a paused domain cannot react, so it is stopped at once),
+   * then start again, paused if it was paused.
+   */
+  restart?: { shutdownSeconds: number };
   /** Destroy (when running) and undefine; disk images are kept (never --remove-all-storage). */
   remove?: boolean;
   /** `virsh attach-device` of this element XML: `--config`, plus `--live` when `live`. */
@@ -146,7 +184,15 @@ while IFS=' ' read -r op a b c <&3; do
     define) step define v define --validate /dev/stdin ;;
     update) step update v update-device --config -- "$name" /dev/stdin ;;
     attach|detach) if [ "$a" = live ]; then step "$op" v "$op-device" --live --config -- "$name" /dev/stdin; else step "$op" v "$op-device" --config -- "$name" /dev/stdin; fi ;;
-    start) step start v start -- "$name" </dev/null ;;
+    start) if [ "$a" = paused ]; then step start v start --paused -- "$name" </dev/null; else step start v start -- "$name" </dev/null; fi ;;
+    numatune) step numatune v numatune --live --nodeset "$c" -- "$name" </dev/null ;;
+    restart) st=$(v domstate -- "$name" </dev/null 2>/dev/null | head -n 1)
+      if [ "$st" != paused ]; then
+        step shutdown v shutdown -- "$name" </dev/null; i=0
+        while [ "$i" -lt "$a" ] && [ "$(v domstate -- "$name" </dev/null 2>/dev/null | head -n 1)" != "shut off" ]; do sleep 1; i=$((i+1)); done
+      fi
+      case "$(v domstate -- "$name" </dev/null 2>/dev/null | head -n 1)" in "shut off"|crashed) ;; *) step destroy v destroy -- "$name" </dev/null ;; esac
+      if [ "$st" = paused ]; then step start v start --paused -- "$name" </dev/null; else step start v start -- "$name" </dev/null; fi ;;
     autostart) if [ "$a" = on ]; then step autostart v autostart -- "$name" </dev/null; else step autostart v autostart --disable -- "$name" </dev/null; fi ;;
     vcpupin|iothreadpin) if [ "$a" = config ]; then step "$op:$b" v "$op" --live --config -- "$name" "$b" "$c" </dev/null; else step "$op:$b" v "$op" --live -- "$name" "$b" "$c" </dev/null; fi ;;
     emulatorpin) if [ "$a" = config ]; then step emulatorpin v emulatorpin --live --config -- "$name" "$c" </dev/null; else step emulatorpin v emulatorpin --live -- "$name" "$c" </dev/null; fi ;;
@@ -182,12 +228,21 @@ export async function writeDomain(session: RemoteSession, name: string, w: Domai
   checkName(name);
   const lines: string[] = [];
   if (w.define !== undefined) lines.push("define");
-  if (w.start) lines.push("start");
+  if (w.start) lines.push(w.start === "paused" ? "start paused" : "start");
   if (w.autostart !== undefined) lines.push(`autostart ${w.autostart ? "on" : "off"}`);
   for (const p of w.pins ?? []) {
     // Values are data on stdin, but only validated ones are ever sent.
     if (!isCpuset(p.cpuset) || (p.kind !== "emulatorpin" && !Number.isSafeInteger(p.id))) throw new Error(`invalid pin ${JSON.stringify(p)}`);
     lines.push(`${p.kind} ${p.config ? "config" : "live"} ${p.kind === "emulatorpin" ? "-" : p.id} ${p.cpuset}`);
+  }
+  if (w.numatuneNodeset !== undefined) {
+    if (!isCpuset(w.numatuneNodeset)) throw new Error(`invalid numatune nodeset ${JSON.stringify(w.numatuneNodeset)}`);
+    lines.push(`numatune live - ${w.numatuneNodeset}`);
+  }
+  if (w.restart) {
+    const secs = w.restart.shutdownSeconds;
+    if (!Number.isSafeInteger(secs) || secs < 0) throw new Error(`invalid shutdownSeconds ${JSON.stringify(secs)}`);
+    lines.push(`restart ${secs}`);
   }
   if (w.remove) lines.push("destroy", "undefine");
   const payloads = [w.define, w.attach?.xml, w.detach?.xml, w.updateConfig].filter((x) => x !== undefined);

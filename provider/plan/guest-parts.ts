@@ -10,7 +10,11 @@ export interface GuestPartsOptions {
   cpuMode?: Exclude<CpuMode, "custom">;
   /** libosinfo id so libvirt picks virtio defaults for the guest OS. */
   osinfo?: string | null;
-  /** Lock guest memory (no swapping of hugepage-backed guests); needs CAP_SYS_RESOURCE for qemu. */
+  /**
+   * `<memoryBacking><locked/>`: the guest's memory (and QEMU's own) is never swapped out; libvirt
+   * raises the QEMU process's memlock limit for it. With hugepages it joins the hugepage backing;
+   * without, it is emitted alone (`{ hugepages: null, locked: true }`, which libvirt accepts).
+   */
   lockedMemory?: boolean;
 }
 
@@ -37,7 +41,9 @@ export function planToDomainParts(plan: PlacementPlan, opts: GuestPartsOptions =
     },
     memoryBacking: plan.hugepageSizeKiB
       ? { hugepages: [{ size: plan.hugepageSizeKiB, unit: "KiB", nodeset: cells.length ? formatCpuList(cells.map((c) => c.id)) : undefined }], locked: opts.lockedMemory ?? false }
-      : null,
+      : opts.lockedMemory
+        ? { hugepages: null, locked: true }
+        : null,
     cpu: {
       mode: opts.cpuMode ?? "host-passthrough",
       topology: { sockets: plan.topology.sockets, cores: plan.topology.cores, threads: plan.topology.threads },
@@ -45,7 +51,8 @@ export function planToDomainParts(plan: PlacementPlan, opts: GuestPartsOptions =
     },
   };
   if (opts.osinfo !== undefined) parts.osinfo = opts.osinfo;
-  if (parts.memoryBacking && !parts.memoryBacking.hugepages?.[0].nodeset) delete parts.memoryBacking.hugepages![0].nodeset;
+  const page = parts.memoryBacking?.hugepages?.[0];
+  if (page && !page.nodeset) delete page.nodeset;
   return parts;
 }
 

@@ -76,7 +76,8 @@ export class HostLedger {
       const room = nodeRoom(n, this.usage, plan.hugepageSizeKiB, this.options.hugepagePools);
       const pages = plan.hugepages.filter((h) => h.node === node).reduce((s, h) => s + h.pages, 0);
       if (plan.hugepageSizeKiB !== null && pages > room.pages) {
-        out.push(`${g} needs ${pages} x ${sizeLabel(plan.hugepageSizeKiB)} hugepages on node${node}; ${room.pages} of ${room.poolPages} left`);
+        const note = this.options.hugepagePoolNotes?.[plan.hugepageSizeKiB];
+        out.push(`${g} needs ${pages} x ${sizeLabel(plan.hugepageSizeKiB)} hugepages on node${node}; ${room.pages} of ${room.poolPages} left${note ? `; ${note}` : ""}`);
       }
       const mem = plan.cells.filter((c) => c.hostNode === node).reduce((s, c) => s + c.memoryMiB, 0);
       if (plan.hugepageSizeKiB === null && plan.numaMode !== "preferred" && mem > room.normalMiB) {
@@ -84,6 +85,20 @@ export class HostLedger {
       }
     }
     return out;
+  }
+
+  /**
+   * The same plans on another topology (e.g. the host as this program's TunedHost will leave it):
+   * every plan is kept, so no CPU is given out twice; `conflicts` says which no longer fit there.
+   */
+  rebase(host: HostTopology | HostFacts, options: PlacementOptions = this.options): { ledger: HostLedger; conflicts: string[] } {
+    const next = new HostLedger(host, options);
+    const conflicts: string[] = [];
+    for (const plan of this.list) {
+      conflicts.push(...next.conflicts(plan));
+      next.record(plan);
+    }
+    return { ledger: next, conflicts };
   }
 
   /** Forgets a guest; false when it was not recorded. */

@@ -141,7 +141,9 @@ export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly Node
   if (pageShort.length) {
     const grow = options.hugepagePools === "grow";
     const say = (f: NodeFit) => (grow ? `room for ${f.room.pages}` : `${f.room.pages} of ${f.room.poolPages} free`);
-    out.push(`needs ${fits[0].cellMiB / (hugepageSizeKiB(spec.hugepages)! / 1024)} free ${spec.hugepages} hugepages ${where}; ${list(pageShort, say)}`);
+    const sizeKiB = hugepageSizeKiB(spec.hugepages)!;
+    const note = options.hugepagePoolNotes?.[sizeKiB];
+    out.push(`needs ${fits[0].cellMiB / (sizeKiB / 1024)} free ${spec.hugepages} hugepages ${where}; ${list(pageShort, say)}${note ? `; ${note}` : ""}`);
   }
   return out;
 }

@@ -68,4 +68,9 @@ export interface PlacementOptions {
    * afterwards to size them on the host.
    */
   hugepagePools?: "existing" | "grow";
+  /**
+   * Why some planned pages are not in the pools, per page size (KiB); added to a refusal
+   * for lack of pages of that size (futureHostTopology's `notes`).
+   */
+  hugepagePoolNotes?: Record<number, string>;
 }

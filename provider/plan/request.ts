@@ -11,7 +11,12 @@ export type ThreadPolicy = "prefer" | "isolate" | "require";
 /** Where emulator threads (and iothreads) run. */
 export type EmulatorPolicy = "share" | "isolate";
 /** libvirt numatune mode. */
-export type NumaMode = "strict" | "preferred" | "interleave";
+/**
+ * libvirt numatune modes. "restrictive" binds memory through the cpuset cgroup only (no mbind), which is
+ * what lets libvirt move a running guest's nodeset live; "strict" also binds with mbind, so its nodeset
+ * changes need a restart (libvirt 9.0).
+ */
+export type NumaMode = "strict" | "restrictive" | "preferred" | "interleave";
 /** Guest memory backing page size. */
 export type HugepageSize = "none" | "2M" | "1G";
 
@@ -104,7 +109,7 @@ const schema = z
       emulatorPolicy: oneOf(["share", "isolate"]).optional(),
       emulatorCpus: cpulist(`a non-empty cpulist such as "0,32"`, []).optional(),
       iothreads: int("a whole number of iothreads from 0 to 64", 0, 64).default(0),
-      numaMode: oneOf(["strict", "preferred", "interleave"]).default("strict"),
+      numaMode: oneOf(["strict", "restrictive", "preferred", "interleave"]).default("strict"),
       guestNumaCells: z.union([z.literal("auto"), int(`"auto" or a whole number of cells from 1 to 64`, 1, 64)], { error: expected(`"auto" or a whole number of cells from 1 to 64`) }).default("auto"),
       housekeepingCpus: cpulist(`a cpulist such as "0,32" ("" for none), "auto" or "non-isolated"`, ["auto", "non-isolated"]).default("auto"),
       nodes: z

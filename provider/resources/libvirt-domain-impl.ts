@@ -1,10 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { applyOwnedParts, describeDiff, diffOwnedParts, parseDomainXml, readOwnedParts, renderDomainXml, type OwnedParts, type PartDiff } from "../libvirt";
 import { deviceProblems } from "../libvirt/devices-apply";
+import { renderObservedSummary, type ObservedSummary } from "../libvirt/placement-drift";
+import { planPlacementRepair } from "../libvirt/placement-repair";
 import { buildMinimalDomain } from "../libvirt/domain-builder";
 import { readDomainState, VirshStepError, writeDomain, type DomainState, type DomainWrite } from "../libvirt/virsh";
-import { effectiveParts, inputProblems, observedDomain, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
-import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
+import { DEFAULT_SHUTDOWN_SECONDS, effectiveParts, inputProblems, observedDomain, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
+import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
 import { InputError } from "../spec/issues";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
@@ -32,6 +34,10 @@ export interface LibvirtDomainOutputs extends LibvirtDomainInputs {
   originals: Partial<OwnedParts> | null;
   /** Adopt mode: autostart before kvmtune set it (null: not owned). */
   originalAutostart: boolean | null;
+  /** Where the running guest's threads may run and where its memory is, per host node (null: not running). */
+  observed: ObservedSummary | null;
+  /** Measured placement that differs from the owned parts, e.g. "placement.memory: 64 MiB on node0, outside strict nodeset 1". */
+  placementDrift: string[];
 }
 
 function target(inputs: LibvirtDomainInputs): string {
@@ -59,18 +65,20 @@ export async function diff(_id: string, olds: LibvirtDomainOutputs, news: Libvir
   if (news.mode === "define" && layout(olds) !== layout(news)) replaces.push("domain");
   const changed =
     canon(olds.parts ?? {}) !== canon(news.parts ?? {}) || canon(olds.domain ?? null) !== canon(news.domain ?? null) ||
-    olds.autostart !== news.autostart || Boolean(olds.start) !== Boolean(news.start);
+    olds.autostart !== news.autostart || (olds.start ?? false) !== (news.start ?? false) || unexplainedPlacement(olds) ||
+    (olds.restart ?? "never") !== (news.restart ?? "never") || olds.shutdownTimeoutSeconds !== news.shutdownTimeoutSeconds;
   return { changes: changed || replaces.length > 0, replaces, deleteBeforeReplace: true };
 }
 
 const liveOf = (st: DomainState): OwnedParts | null => (st.active && st.liveXml ? readOwnedParts(parseDomainXml(st.liveXml)) : null);
 
-/** Live pinning drift and restart-required differences of a running domain. */
-function liveView(st: DomainState, desired: Partial<OwnedParts>): { effective: OwnedParts | null; pinning: PartDiff[]; restart: PartDiff[] } {
+/** Live drift (pins, a nodeset libvirt moves live) and restart-required differences of a running domain. */
+function liveView(st: DomainState, desired: Partial<OwnedParts>): { effective: OwnedParts | null; pinning: PartDiff[]; restart: PartDiff[]; nodeset?: string } {
   const live = liveOf(st);
   if (!live || !st.livePins) return { effective: null, pinning: [], restart: [] };
   const effective = effectiveLiveParts(live, st.livePins, desired, st.hostCpus);
-  return { effective, ...classifyLiveDiffs(diffOwnedParts(desired, effective), st.livePins) };
+  const nodeset = planLiveNumatune(desired, effective, st.cpusetCgroup);
+  return { effective, ...classifyLiveDiffs(diffOwnedParts(desired, effective), st.livePins, nodeset !== undefined), ...(nodeset ? { nodeset } : {}) };
 }
 
 interface Converge {
@@ -81,8 +89,8 @@ interface Converge {
   desired: Partial<OwnedParts>;
   originals: Partial<OwnedParts> | null;
   originalAutostart: boolean | null;
-  /** Start it (when not running). */
-  start: boolean;
+  /** Start it (when not running); "paused": with its vCPUs stopped. */
+  start: boolean | "paused";
   /** Wanted autostart; undefined: leave as is. */
   autostart: boolean | undefined;
   isNew: boolean;
@@ -104,18 +112,26 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
   const xml = renderDomainXml(doc);
   const w: DomainWrite = {};
   if (c.isNew || xml !== st.inactiveXml) w.define = xml;
-  if (c.start && !st.active) w.start = true;
+  if (c.start && !st.active) w.start = c.start;
   if (c.autostart !== undefined && (st.autostart ?? false) !== c.autostart) w.autostart = c.autostart;
-  const { effective } = liveView(st, c.desired);
-  if (effective && st.livePins) w.pins = planLivePins(c.desired, effective, st.livePins, st.hostCpus);
+  const now = liveView(st, c.desired);
+  const repair = planPlacementRepair(c.desired, st.observed, st.cpusetCgroup);
+  if ((now.restart.length || repair.needsRestart.length) && c.inputs.restart === "when-required") {
+    // The restart brings in the whole new definition: live steps would only be undone by it.
+    w.restart = { shutdownSeconds: c.inputs.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_SECONDS };
+  } else if (now.effective && st.livePins) {
+    w.pins = planLivePins(c.desired, now.effective, st.livePins, st.hostCpus);
+    const nodeset = now.nodeset ?? repair.nodeset;
+    if (nodeset) w.numatuneNodeset = nodeset;
+  }
   const partial = (message: string): never => {
     // The engine keeps an error's `properties` as the state; without them delete could never undo this.
-    const properties = { ...c.inputs, ...c.stale, uuid: null, xml: null, state: null, drift: [], restartRequired: false, restartReasons: [], originals: c.originals, originalAutostart: c.originalAutostart };
+    const properties = { ...c.inputs, ...c.stale, uuid: null, xml: null, state: null, drift: [], restartRequired: false, restartReasons: [], originals: c.originals, originalAutostart: c.originalAutostart, observed: null, placementDrift: [] };
     throw Object.assign(new Error(message), { id: c.id, properties, reasons: [message] });
   };
   let after = st;
   const journal = c.journal ?? [];
-  if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length || journal.length) {
+  if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length || w.numatuneNodeset || w.restart || journal.length) {
     try {
       await writeDomain(s, name, w, journal);
     } catch (err) {
@@ -130,17 +146,31 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
     const lines = [...wrong.map(describeDiff), ...live.pinning.map((d) => `${describeDiff(d)} (running domain)`)];
     partial(`read-back of domain '${name}' on ${s.target} disagrees with what was applied: ${after.exists ? lines.join("; ") : "the domain is gone"}`);
   }
+  // What only a restart corrects waits for one, named like any restart-required part.
+  const placed = planPlacementRepair(c.desired, after.observed, after.cpusetCgroup);
+  const restartReasons = [...live.restart.map(describeDiff), ...placed.needsRestart];
   return {
     ...c.inputs,
     uuid: uuidOf(after.inactiveXml),
     xml: after.inactiveXml,
     state: after.state,
     drift: [],
-    restartRequired: live.restart.length > 0,
-    restartReasons: live.restart.map(describeDiff),
+    restartRequired: restartReasons.length > 0,
+    restartReasons,
     originals: c.originals,
     originalAutostart: c.originalAutostart,
+    observed: after.observed ? renderObservedSummary(after.observed) : null,
+    placementDrift: placed.drift,
   };
+}
+
+/**
+ * Measured placement drift the last apply did not already report as waiting for a restart: a refresh
+ * found it, so an update tries to repair it (live, or by the restart the guest opted into).
+ */
+function unexplainedPlacement(olds: Partial<LibvirtDomainOutputs>): boolean {
+  const waiting = new Set(olds.restartReasons ?? []);
+  return (olds.placementDrift ?? []).some((l) => !waiting.has(l));
 }
 
 function uuidOf(xml: string | null): string | null {
@@ -163,7 +193,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
       if (st.exists && !(view.mine && view.entry?.original === null)) throw new Error(`domain '${inputs.name}' already exists on ${s.target}; nothing was changed. To tune an existing domain use mode: "adopt"`);
       const base = st.exists ? st.inactiveXml! : buildMinimalDomain({ name: inputs.name, ...inputs.domain! });
       const journal = recordOps(view, null);
-      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: !st.exists, stale, journal });
+      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: inputs.start ?? false, autostart: inputs.autostart, isNew: !st.exists, stale, journal });
       return { id, outs };
     }
     if (!st.exists) throw new Error(`domain '${inputs.name}' does not exist on ${s.target}; nothing was changed. To create it use mode: "define" with a domain spec`);
@@ -174,7 +204,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
     else originals = projectParts(desired, inactiveParts(st));
     const originalAutostart = inputs.autostart === undefined ? null : (prior?.autostart ?? st.autostart);
     const journal = recordOps(view, renderDomainOriginals(originals, originalAutostart));
-    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: Boolean(inputs.start), autostart: inputs.autostart, isNew: false, stale, journal });
+    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: inputs.start ?? false, autostart: inputs.autostart, isNew: false, stale, journal });
     return { id, outs };
   });
 }
@@ -202,8 +232,9 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
       recorded = renderDomainOriginals(originals, originalAutostart);
     }
     const journal = recordOps(view, recorded);
-    const start = Boolean(news.start) && !olds.start;
-    const stale = { parts: olds.parts ?? {}, domain: olds.domain, start: olds.start, autostart: olds.autostart };
+    // Only a start that was just asked for: a guest someone shut down on purpose stays down.
+    const start = news.start && !olds.start ? news.start : false;
+    const stale = { parts: olds.parts ?? {}, domain: olds.domain, start: olds.start, autostart: olds.autostart, restart: olds.restart, shutdownTimeoutSeconds: olds.shutdownTimeoutSeconds };
     return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale, journal }) };
   });
 }
@@ -222,7 +253,8 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
     const inactiveDiffs = diffOwnedParts(desired, inactive);
     const live = liveView(st, desired);
     const seen = new Set(inactiveDiffs.map(describeDiff));
-    const drift = [...seen, ...live.pinning.map(describeDiff).filter((l) => !seen.has(l)).map((l) => `${l} (running domain only)`)];
+    const placed = planPlacementRepair(desired, st.observed, st.cpusetCgroup);
+    const drift = [...seen, ...live.pinning.map(describeDiff).filter((l) => !seen.has(l)).map((l) => `${l} (running domain only)`), ...placed.drift];
     // Pins in force win over the persistent ones: that is what the guest runs with.
     const base = live.pinning.length && live.effective ? { ...inactive, cputune: live.effective.cputune } : inactive;
     const parts = observedParts(props.parts ?? {}, base);
@@ -232,12 +264,16 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
       drift.push(`autostart: ${st.autostart} → ${autostart}`);
       autostart = st.autostart;
     }
-    const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}), ...(props.owner ? { owner: props.owner } : {}) };
+    const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}),
+      ...(props.restart !== undefined ? { restart: props.restart } : {}), ...(props.shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds: props.shutdownTimeoutSeconds } : {}), ...(props.owner ? { owner: props.owner } : {}) };
+    // Shown by refresh as a changed input, so `preview --refresh --expect-no-changes` names the guest's measured drift.
+    const shownInputs = placed.drift.length ? { ...inputs, placementDrift: placed.drift } : inputs;
     const outs: LibvirtDomainOutputs = {
       ...props, ...inputs, uuid: uuidOf(st.inactiveXml), xml: st.inactiveXml, state: st.state, drift,
       restartRequired: live.restart.length > 0, restartReasons: live.restart.map(describeDiff),
+      observed: st.observed ? renderObservedSummary(st.observed) : null, placementDrift: placed.drift,
     };
-    return { id, props: outs, inputs: inputs as unknown as Record<string, unknown> };
+    return { id, props: outs, inputs: shownInputs as unknown as Record<string, unknown> };
   });
 }
 
@@ -262,11 +298,12 @@ export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<
     const doc = parseDomainXml(st.inactiveXml!);
     applyOwnedParts(doc, originals);
     const xml = renderDomainXml(doc);
-    const { effective } = liveView(st, originals);
+    const { effective, nodeset } = liveView(st, originals);
     const w: DomainWrite = {
       ...(xml !== st.inactiveXml ? { define: xml } : {}),
       ...(originalAutostart != null && st.autostart !== originalAutostart ? { autostart: originalAutostart } : {}),
       ...(effective && st.livePins ? { pins: planLivePins(originals, effective, st.livePins, st.hostCpus) } : {}),
+      ...(nodeset ? { numatuneNodeset: nodeset } : {}),
     };
     await writeDomain(s, props.name, w, forget);
   });

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DomainSpec } from "../libvirt/domain-builder";
 import type { OwnedParts } from "../libvirt/types";
+import type { ObservedSummary } from "../libvirt/placement-drift";
 
 /**
  * The serialised provider: every method loads the implementation by package
@@ -41,8 +42,16 @@ export interface LibvirtDomainArgs {
   domain?: pulumi.Input<DomainSpec>;
   /** The tuned parts kvmtune owns (cputune, numatune, memoryBacking, cpu, ...; omitted = not owned, null = absent). */
   parts?: pulumi.Input<Partial<OwnedParts>>;
-  /** Start the domain after defining it, or when this turns true. */
-  start?: pulumi.Input<boolean>;
+  /** Start the domain after defining it, or when this turns on; "paused": QEMU starts and holds the guest's memory, no guest code runs. */
+  start?: pulumi.Input<boolean | "paused">;
+  /**
+   * "when-required": when a changed part can only take effect at the next start (libvirt cannot apply it live),
+   * restart the running domain in the same update: ACPI shutdown, a forced stop after `shutdownTimeoutSeconds`
+   * (at once for a paused domain), then start (paused again if it was). Default "never": `restartRequired` says so.
+   */
+  restart?: pulumi.Input<"never" | "when-required">;
+  /** Seconds a restart waits for the guest's ACPI shutdown before forcing it off. Default 120. */
+  shutdownTimeoutSeconds?: pulumi.Input<number>;
   /** Start the domain with the host; omitted = not owned. */
   autostart?: pulumi.Input<boolean>;
   /** Problems the program found planning the domain (NumaPinnedGuest placement); check reports them, so preview fails. */
@@ -62,10 +71,14 @@ export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
   declare readonly restartReasons: pulumi.Output<string[]>;
   declare readonly originals: pulumi.Output<Partial<OwnedParts> | null>;
+  /** Measured placement of the running guest: thread affinities and memory per host node and page size. */
+  declare readonly observed: pulumi.Output<ObservedSummary | null>;
+  /** Measured placement that differs from the owned parts (memory on the wrong node, 4 KiB pages, threads off their pins). */
+  declare readonly placementDrift: pulumi.Output<string[]>;
 
   constructor(name: string, args: LibvirtDomainArgs, opts?: pulumi.CustomResourceOptions) {
     // Secret as a whole: a key or password given as a plain string must not land in state in clear.
-    const props = { ...args, connection: pulumi.secret(args.connection), uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined };
+    const props = { ...args, connection: pulumi.secret(args.connection), uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined, observed: undefined, placementDrift: undefined };
     super(libvirtDomainProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "LibvirtDomain");
   }
 }

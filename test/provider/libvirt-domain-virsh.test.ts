@@ -30,7 +30,7 @@ describe("virsh operations and LibvirtDomain CRUD on a real libvirtd", function 
   it("reads a missing domain in one command: not there, with the host's CPUs", async () => {
     resetTransportCounts();
     const st = await withSession(connection, (s) => readDomainState(s, name));
-    assert.deepEqual(st, { exists: false, state: null, active: false, autostart: null, hostCpus: "0-1", inactiveXml: null, liveXml: null, livePins: null, journal: undefined });
+    assert.deepEqual(st, { exists: false, state: null, active: false, autostart: null, hostCpus: "0-1", inactiveXml: null, liveXml: null, livePins: null, journal: undefined, cpusetCgroup: false, observed: null });
     assert.deepEqual(transportCounts(target), { connections: 1, commands: 1 });
   });
 
@@ -58,6 +58,9 @@ describe("virsh operations and LibvirtDomain CRUD on a real libvirtd", function 
     assert.equal((await qemuThreads(lv, name))[0].cpus, "1");
     const st = await withSession(connection, (s) => readDomainState(s, name));
     assert.equal(st.state, "running");
+    // The same read measured the threads: the bed has no cgroups, so only affinities.
+    assert.deepEqual({ vcpus: st.observed?.vcpus.map((v) => [v.vcpu, v.allowedCpus]), iothreads: st.observed?.iothreads.map((v) => [v.iothread, v.allowedCpus]), emulator: st.observed?.emulator.allowedCpus, cpuset: st.cpusetCgroup },
+      { vcpus: [[0, "1"], [1, "0"]], iothreads: [[1, "0"]], emulator: "1", cpuset: false });
     assert.equal(st.active, true);
     assert.equal(st.autostart, true);
     assert.equal(st.inactiveXml, await mustVirsh(lv, ["-q", "dumpxml", "--inactive", name]));

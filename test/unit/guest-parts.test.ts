@@ -44,4 +44,21 @@ describe("placement plan -> domain parts", () => {
     const back = readOwnedParts(parseDomainXml(libvirtRedump(xml, UUID)));
     assert.deepEqual(diffOwnedParts(parts, back), []);
   });
+
+  it("lockedMemory: <locked/> beside the hugepages, or alone for a guest on normal pages; libvirt accepts and re-dumps both", () => {
+    const huge = planToDomainParts(place({ name: "lk1", vcpus: 2, memoryMiB: 1024, hugepages: "2M" }), { cpuMode: "maximum", lockedMemory: true });
+    assert.deepEqual(huge.memoryBacking, { hugepages: [{ size: 2048, unit: "KiB" }], locked: true });
+    const normal = planToDomainParts(place({ name: "lk2", vcpus: 2, memoryMiB: 1024 }), { cpuMode: "maximum", lockedMemory: true });
+    assert.deepEqual(normal.memoryBacking, { hugepages: null, locked: true });
+    assert.equal(planToDomainParts(place({ name: "lk3", vcpus: 2, memoryMiB: 1024 }), { lockedMemory: false }).memoryBacking, null);
+    for (const parts of [huge, normal]) {
+      const doc = parseDomainXml(MINIMAL);
+      applyOwnedParts(doc, parts);
+      const xml = renderDomainXml(doc);
+      assertValidDomain(xml, "locked domain");
+      const back = readOwnedParts(parseDomainXml(libvirtRedump(xml, UUID)));
+      assert.equal(back.memoryBacking?.locked, true);
+      assert.deepEqual(diffOwnedParts(parts, back), []);
+    }
+  });
 });

@@ -161,6 +161,7 @@ describe("LibvirtDomain input check", () => {
 
   it("accepts a define and an adopt", () => {
     assert.deepEqual(inputProblems({ connection, name: "db1", mode: "define", domain: { memoryMiB: 64, vcpus: 2 }, parts: { cputune: { vcpupin: [{ vcpu: 1, cpuset: "1" }] } }, start: true }), []);
+    assert.deepEqual(inputProblems({ connection, name: "db1", mode: "define", domain: { memoryMiB: 64, vcpus: 2 }, start: "paused", restart: "when-required", shutdownTimeoutSeconds: 0 }), []);
     assert.deepEqual(inputProblems({ connection, name: "db1", mode: "adopt", parts: { numatune: { memory: { mode: "strict", nodeset: "0" } } }, autostart: false }), []);
   });
 
@@ -170,15 +171,17 @@ describe("LibvirtDomain input check", () => {
       name: `db<1&'"`, mode: "define",
       domain: { memoryMiB: 64, vcpus: 2, osVariant: "debian99", disks: [{ path: "/img/a.raw", io: "native", cache: "writeback" }] },
       parts: { cputune: { vcpupin: [{ vcpu: 2, cpuset: "0" }], emulatorPin: { cpuset: "0" } } },
-      start: "yes", colour: "blue",
+      start: "yes", colour: "blue", restart: "always", shutdownTimeoutSeconds: 600,
     });
     assert.deepEqual(failures.map((f) => `${f.property} | ${f.reason}`), [
-      "colour | colour: unknown field; accepted fields: connection, name, mode, domain, parts, start, autostart, planProblems, owner",
+      "colour | colour: unknown field; accepted fields: connection, name, mode, domain, parts, start, autostart, restart, shutdownTimeoutSeconds, planProblems, owner",
       "connection | connection.port: 0 is not accepted; expected an integer from 1 to 65535",
       `name | name: "db<1&'\\"" is not accepted as a domain name; expected 1 to 64 characters: a letter or digit, then letters, digits, '_', '.', '+' or '-' (no spaces, '/', '<', '&' or quotes)`,
       `domain | domain.osVariant: "debian99" is not a short id kvmtune knows; expected a libosinfo id "http://<vendor>/<os>/<version>" (e.g. "http://debian.org/debian/12") or a short id such as debian12, ubuntu24.04, rhel9.4, rocky9, sles15sp5, win11, win2k22 (${Object.keys(OS_VARIANTS).length} short ids known; any other OS by its URI)`,
       `domain | domain.disks[0]: io "native" needs cache "none" or "directsync" (O_DIRECT), got cache "writeback"; use io "threads" or "io_uring" with a host page cache`,
-      `start | start: "yes" is not accepted; expected true or false`,
+      `start | start: "yes" is not accepted; expected true, false or "paused"`,
+      `restart | restart: "always" is not accepted; expected "never" or "when-required"`,
+      "shutdownTimeoutSeconds | shutdownTimeoutSeconds: 600 is not accepted; expected whole seconds from 0 to 540 (the write command is bounded at 600 s)",
       "parts | parts.cputune.emulatorPin: unknown field",
     ]);
   });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyOwnedParts, parseDomainXml, readOwnedParts, renderDomainXml, type OwnedParts, type PartDiff } from "../../provider/libvirt";
 import { parseAutostart, parseEmulatorPin, parseLivePins, parseNodeCpuMap, parsePinRows, parseSteps, virshError, type LivePins } from "../../provider/libvirt/virsh-output";
-import { classifyLiveDiffs, effectiveLiveParts, observedParts, planLivePins, projectParts, reconcileOwnership } from "../../provider/libvirt/virsh-plan";
+import { classifyLiveDiffs, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../../provider/libvirt/virsh-plan";
 import { diff } from "../../provider/resources/libvirt-domain-impl";
 
 const CORPUS = join(__dirname, "../fixtures/domains");
@@ -66,6 +66,29 @@ describe("live vs restart-required plan", () => {
     );
     assert.deepEqual(r.pinning.map((x) => x.path), ["cputune.vcpupin[1]", "cputune.emulatorpin", "cputune.iothreadpin[1]"]);
     assert.deepEqual(r.restart.map((x) => x.path), ["cputune.vcpupin[5]", "numatune.memory.mode", "vcpu.count"]);
+  });
+});
+
+describe("live numatune (libvirt 9.0: only a restrictive nodeset moves live, and only with a cpuset cgroup)", () => {
+  const at = (mode: "strict" | "restrictive" | "preferred", nodeset: string, memnode: { cellid: number; mode: "strict" | "restrictive"; nodeset: string }[] = []): OwnedParts =>
+    ({ ...pinned, numatune: { memory: { mode, nodeset }, memnode } }) as OwnedParts;
+  const want = (mode: "strict" | "restrictive" | "preferred", nodeset: string): Partial<OwnedParts> => ({ numatune: { memory: { mode, nodeset }, memnode: [] } });
+
+  it("moves a restrictive whole-guest nodeset live, normalised", () => {
+    assert.equal(planLiveNumatune(want("restrictive", "1,0"), at("restrictive", "1"), true), "0-1");
+  });
+  it("leaves strict, preferred, a mode change, per-cell memnodes, a missing cgroup and an equal nodeset to a restart or to nothing", () => {
+    assert.equal(planLiveNumatune(want("strict", "0"), at("strict", "1"), true), undefined);
+    assert.equal(planLiveNumatune(want("preferred", "0"), at("preferred", "1"), true), undefined);
+    assert.equal(planLiveNumatune(want("restrictive", "0"), at("strict", "1"), true), undefined);
+    assert.equal(planLiveNumatune(want("restrictive", "0"), at("restrictive", "1", [{ cellid: 0, mode: "restrictive", nodeset: "1" }]), true), undefined);
+    assert.equal(planLiveNumatune(want("restrictive", "0"), at("restrictive", "1"), false), undefined);
+    assert.equal(planLiveNumatune(want("restrictive", "0-1"), at("restrictive", "0,1"), true), undefined);
+  });
+  it("classifies the nodeset as live drift only when it moves live", () => {
+    const d: PartDiff = { path: "numatune.memory.nodeset", from: "1", to: "0" };
+    assert.deepEqual(classifyLiveDiffs([d], livePins(["0"], "0"), true), { pinning: [d], restart: [] });
+    assert.deepEqual(classifyLiveDiffs([d], livePins(["0"], "0"), false), { pinning: [], restart: [d] });
   });
 });
 
@@ -166,7 +189,7 @@ describe("virsh output parsing", () => {
 
 describe("LibvirtDomain diff", () => {
   const base = { connection: { host: "hv1", port: 22 }, name: "db1", mode: "define" as const, domain: { memoryMiB: 64, vcpus: 2, disks: [{ path: "/img/a.raw" }] }, parts: { cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }] } } };
-  const olds = { ...base, uuid: "u", xml: "", state: "running", drift: [], restartRequired: false, restartReasons: [], originals: null, originalAutostart: null };
+  const olds = { ...base, uuid: "u", xml: "", state: "running", drift: [], restartRequired: false, restartReasons: [], originals: null, originalAutostart: null, observed: null, placementDrift: [] as string[] };
 
   it("sees no change for the same inputs, key order aside", async () => {
     assert.deepEqual(await diff("id", olds, { ...base, domain: { vcpus: 2, memoryMiB: 64, disks: [{ path: "/img/a.raw" }] } }), { changes: false, replaces: [], deleteBeforeReplace: true });
@@ -180,5 +203,13 @@ describe("LibvirtDomain diff", () => {
     assert.deepEqual((await diff("id", olds, { ...base, domain: { ...base.domain, type: "qemu" as const } })).replaces, ["domain"]);
     assert.deepEqual((await diff("id", olds, { ...base, domain: { ...base.domain, disks: [{ path: "/img/b.raw" }] } })).replaces, ["domain"]);
     assert.deepEqual((await diff("id", olds, { ...base, mode: "adopt" as const, domain: undefined })).replaces, ["mode"]);
+    assert.deepEqual(await diff("id", olds, { ...base, start: "paused" }), { changes: true, replaces: [], deleteBeforeReplace: true });
+    assert.deepEqual(await diff("id", olds, { ...base, restart: "when-required" }), { changes: true, replaces: [], deleteBeforeReplace: true });
+  });
+
+  it("updates for measured placement drift a refresh found, not for drift the last apply left waiting for a restart", async () => {
+    const line = "placement.memory: 64 MiB on node0, outside strict nodeset 1";
+    assert.equal((await diff("id", { ...olds, placementDrift: [line] }, base)).changes, true);
+    assert.equal((await diff("id", { ...olds, placementDrift: [line], restartRequired: true, restartReasons: [line] }, base)).changes, false);
   });
 });

@@ -68,7 +68,7 @@ describe("parsePlacementRequest", () => {
         `request.threadPolicy: "x" is not accepted; expected "prefer", "isolate" or "require"`,
         `request.emulatorPolicy: 1 is not accepted; expected "share" or "isolate"`,
         "request.iothreads: -1 is not accepted; expected a whole number of iothreads from 0 to 64",
-        `request.numaMode: "bind" is not accepted; expected "strict", "preferred" or "interleave"`,
+        `request.numaMode: "bind" is not accepted; expected "strict", "restrictive", "preferred" or "interleave"`,
         `request.guestNumaCells: "two" is not accepted; expected "auto" or a whole number of cells from 1 to 64`,
         `request.housekeepingCpus: "0-" is not accepted; expected a cpulist such as "0,32" ("" for none), "auto" or "non-isolated"`,
         "request.nodes: [] is not accepted; expected a non-empty list of host node ids such as [0, 1]",

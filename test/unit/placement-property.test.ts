@@ -55,7 +55,7 @@ function randomRequest(r: Rng, t: HostTopology, name: string): PlacementRequest 
     threadPolicy: r.pick(["prefer", "isolate", "require"] as const),
     emulatorPolicy: r.pick(["share", "isolate"] as const),
     iothreads: r.int(0, 2),
-    numaMode: r.pick(["strict", "preferred", "interleave"] as const),
+    numaMode: r.pick(["strict", "restrictive", "preferred", "interleave"] as const),
   };
   const cells = r.pick([1, 2, 4]);
   if (r.next() < 0.3 && vcpus % cells === 0 && memoryMiB / pageMiB >= cells) req.guestNumaCells = cells;
