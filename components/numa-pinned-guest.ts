@@ -7,7 +7,7 @@ import { futureHostTopology, type PlannedHugepages } from "../provider/plan/futu
 import { HostLedger } from "../provider/plan/ledger";
 import type { PlacementPlan } from "../provider/plan/placement-types";
 import type { PlacementRequest } from "../provider/plan/request";
-import { renderPlacementSvg } from "../provider/plan/svg";
+import { renderPlacementSvg, type ObservedGuest } from "../provider/plan/svg";
 import { LibvirtDomain } from "../provider/resources/libvirt-domain";
 import type { ObservedSummary } from "../provider/libvirt/placement-drift";
 import { InputError } from "../provider/spec/issues";
@@ -53,7 +53,10 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name"> {
   shutdownTimeoutSeconds?: number;
   /** Start the domain with the host. Omitted = not owned. */
   autostart?: boolean;
-  /** Where to write the SVG placement map (host nodes, cores, threads, every guest planned on the host so far). */
+  /**
+   * Where to write the SVG placement map (host nodes, cores, threads, every guest planned on the host so far).
+   * Written at preview from the plan, and again once the guest runs, with its measured placement drawn beside the plan.
+   */
   placementSvgPath?: string;
   /** Plan from these facts instead of reading the host (offline planning, tests). */
   facts?: pulumi.Input<HostFacts>;
@@ -187,9 +190,12 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       const r = ledger.place({ name: domainName, ...placement });
       // Handed to the domain's check, so preview fails cleanly (a rejected output would hang an inline Automation API program).
       if (!r.ok || conflicts.length) return { plan: null, svg: "", problems: [...conflicts, ...(r.ok ? [] : r.reasons)].map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
-      const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title: `Guest placement on ${(f as HostFacts).hostname ?? id}` });
+      const title = `Guest placement on ${(f as HostFacts).hostname ?? id}`;
+      const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title });
       if (placementSvgPath) fs.writeFileSync(placementSvgPath, svg);
-      return { plan: r.plan, svg, problems: [] as string[] };
+      // Drawn again once the guest runs, with what was measured (ledger holds every guest of this run on the host).
+      const redraw = (observed: ObservedGuest) => renderPlacementSvg(ledger.topology, ledger.plans, { title, observed: { [domainName]: observed } });
+      return { plan: r.plan, svg, problems: [] as string[], redraw };
     });
     // In adopt mode the OS id is an owned part; a defined domain gets it from its spec.
     let osinfo: string | undefined;
@@ -224,7 +230,12 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     this.domainType = adopt ? undefined : domainType ?? "kvm";
     // Unset (null) only when placement failed; the domain's check then stops the run.
     this.plan = plan.apply((p) => p.plan!);
-    this.placementSvg = plan.apply((p) => p.svg);
+    this.placementSvg = pulumi.all([plan, domain.observed, domain.placementDrift]).apply(([p, observed, drift]) => {
+      if (!("redraw" in p) || !p.redraw || !observed) return p.svg;
+      const svg = p.redraw({ summary: observed, drift: drift ?? [] });
+      if (placementSvgPath) fs.writeFileSync(placementSvgPath, svg);
+      return svg;
+    });
     this.pinMap = this.plan.apply((p) => (p ? pinMap(p) : {}));
     this.hugepagesNeeded = this.plan.apply((p) => (p?.hugepages ?? []).map((h) => ({ node: h.node, size: h.sizeKiB >= 1048576 ? "1G" : "2M", pages: h.pages })));
     this.xml = domain.xml;

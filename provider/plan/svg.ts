@@ -8,13 +8,23 @@
  * lists every guest; overlaps and pins to missing or offline CPUs are listed as
  * warnings and outlined in red.
  *
+ * With `observed` (svg-observed.ts), guests that run show where they really
+ * are next to the plan: a dashed outline in the guest's colour on each CPU a
+ * vCPU may run on besides its planned one, each node's observed guest RAM
+ * against the planned amount (red off the plan), and "observed: as planned" or
+ * the drift lines in the legend. Guests without an entry are drawn as before;
+ * without any entry the output is byte-identical to the planned-only map.
+ *
  * Pure and deterministic: the same input gives byte-identical output (no dates,
  * no random ids); sizes come from the topology and the label lengths (monospace
  * text, so widths are known without fonts); no external fonts, scripts or links.
  */
 import type { PlacementPlan } from "./placement-types";
 import { hostLabel, indexTopology, sizeLabel, type HostTopology, type TopologyCpu, type TopologyNode } from "./topology";
+import { buildObservedLayer, observedOutline, observedStyle, type ObservedGuest, type ObservedLayer, type ObservedLegendLine, type ObservedNodeLine } from "./svg-observed";
 import { el, serialize, type XmlElement } from "./svg-xml";
+
+export type { ObservedGuest } from "./svg-observed";
 
 /** Options of renderPlacementSvg. */
 export interface PlacementSvgOptions {
@@ -22,6 +32,11 @@ export interface PlacementSvgOptions {
   title?: string;
   /** CPUs to show grey as housekeeping ("hk"); default none (plans do not record them). */
   housekeepingCpus?: readonly number[];
+  /**
+   * Measured placement by guest name (= plan name): LibvirtDomain's `observed`
+   * summary and `placementDrift` lines. Names without a plan are ignored.
+   */
+  observed?: Readonly<Record<string, ObservedGuest>>;
 }
 
 /** Guest colours in plan order (Paul Tol's "light" scheme without its grey: colour-blind safe, dark text readable); repeats after 8 guests. */
@@ -89,6 +104,8 @@ interface CellView {
   tip: string;
   /** Main label is a guest's (drawn bold). */
   strong: boolean;
+  /** Colour of an observed vCPU's dashed outline; null for none. */
+  observed: string | null;
 }
 
 interface Item {
@@ -100,6 +117,8 @@ interface Group {
   node: TopologyNode | null;
   heading: string;
   info: string[];
+  /** The observed guests' memory on this node. */
+  obs: ObservedNodeLine[];
   items: Item[];
 }
 
@@ -110,10 +129,14 @@ interface Model {
   groups: Group[];
   cells: Map<number, CellView>;
   smt: number;
-  guests: { name: string; colour: string; headline: string; detail: string }[];
-  keys: { kind: "free" | "hk" | "idle" | "offline" | "conflict"; label: string }[];
+  guests: { name: string; colour: string; headline: string; detail: string; observed: ObservedLegendLine[] }[];
+  keys: { kind: "free" | "hk" | "idle" | "offline" | "conflict" | "observed"; label: string }[];
   warnings: string[];
   hatches: { id: number; colour: string }[];
+  /** Node header height: room for the info lines and the most observed lines of any node. */
+  headerH: number;
+  /** The observed layer's style rules are needed. */
+  observed: boolean;
 }
 
 const colourOf = (g: number) => GUEST_PALETTE[g % GUEST_PALETTE.length];
@@ -148,6 +171,13 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
     const view = cellView(cpu, roles.get(cpu.id) ?? [], hk.has(cpu.id), names, reservedBy.get(cpu.id) ?? [], warnings);
     cells.set(cpu.id, view);
   }
+  const layer: ObservedLayer | null = buildObservedLayer(host, plans, opts.observed, { mem, cpus: cpusText, fit });
+  for (const [cpu, o] of layer?.cells ?? []) {
+    const view = cells.get(cpu);
+    if (!view) continue;
+    view.tip = [view.tip, ...o.notes].join("\n");
+    if (o.outline !== null) view.observed = colourOf(o.outline);
+  }
   const missing = [...roles.keys()].filter((c) => !ix.cpuById.has(c)).sort((a, b) => a - b);
   for (const c of missing) warnings.push(`CPU ${c} is not on this host but is pinned: ${describeRoles(roles.get(c)!, names).join(", ")}`);
   const missingHk = [...hk].filter((c) => !ix.cpuById.has(c)).sort((a, b) => a - b);
@@ -174,12 +204,12 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
       const offline = host.cpus.filter((c) => !c.online && c.node === node.id).map((c) => c.id);
       const items = [...cores, ...chunk(offline)];
       for (const it of items) for (const c of it.cpus) placed.add(c);
-      return { node, heading: `node ${node.id}`, info: nodeInfo(node, usedPages, guestMiB.get(node.id) ?? 0, warnings), items };
+      return { node, heading: `node ${node.id}`, info: nodeInfo(node, usedPages, guestMiB.get(node.id) ?? 0, warnings), obs: layer?.nodes.get(node.id) ?? [], items };
     });
   const loose = host.cpus.filter((c) => !placed.has(c.id));
   if (loose.length > 0) {
     const items = [...loose.filter((c) => c.online).map((c): Item => ({ kind: "core", cpus: [c.id] })), ...chunk(loose.filter((c) => !c.online).map((c) => c.id))];
-    groups.push({ node: null, heading: "no NUMA node", info: [`${loose.length} ${loose.length === 1 ? "CPU" : "CPUs"} the host maps to no known node`], items });
+    groups.push({ node: null, heading: "no NUMA node", info: [`${loose.length} ${loose.length === 1 ? "CPU" : "CPUs"} the host maps to no known node`], obs: [], items });
   }
   plans.forEach((p) => {
     const far = [...new Set([...p.nodeset, ...p.cells.map((c) => c.hostNode), ...p.hugepages.map((h) => h.node)])].filter((n) => !nodeIds.has(n)).sort((a, b) => a - b);
@@ -196,7 +226,7 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
     if (p.emulatorCpus.length) parts.push(`emu on ${shares ? "the vCPU CPUs" : cpusText(p.emulatorCpus)}`);
     parts.push(...iothreadText(p, vset));
     if (p.cells.length > 1) parts.push(`cells ${p.cells.map((c) => `${c.id}→node ${c.hostNode} (${mem(c.memoryMiB)})`).join(", ")}`);
-    return { name: p.name, colour: colourOf(g), headline, detail: parts.join(" · ") };
+    return { name: p.name, colour: colourOf(g), headline, detail: parts.join(" · "), observed: layer?.guests.get(g) ?? [] };
   });
 
   const views = [...cells.values()];
@@ -205,6 +235,7 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
   if (views.some((v) => v.hatch !== null)) keys.push({ kind: "idle", label: "idle sibling (hatched in the guest's colour)" });
   if (views.some((v) => v.offline)) keys.push({ kind: "offline", label: "offline" });
   if (views.some((v) => v.conflict)) keys.push({ kind: "conflict", label: "conflict (see warnings)" });
+  if (views.some((v) => v.observed !== null)) keys.push({ kind: "observed", label: "vCPU observed here, planned elsewhere (dashed, guest's colour)" });
 
   const hatchIds = [...new Set(views.filter((v) => v.hatch !== null).map((v) => v.hatch!))].sort((a, b) => a - b);
   const title = opts.title ?? `Guest placement on ${hostLabel(host)}`;
@@ -219,14 +250,17 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
   ].join(" · ");
   const desc = [
     `${subtitle}.`,
-    ...plans.map((p, g) => `${p.name}: ${guests[g].headline}; ${guests[g].detail}.`),
+    ...plans.map((p, g) => `${p.name}: ${guests[g].headline}; ${guests[g].detail}.${layer?.desc.has(g) ? ` ${layer.desc.get(g)}` : ""}`),
     hk.size ? `Housekeeping CPUs ${cpuList([...hk])}.` : "",
     ...warnings.slice(0, MAX_WARNINGS).map((w) => `Warning: ${w}.`),
     warnings.length > MAX_WARNINGS ? `${warnings.length - MAX_WARNINGS} more warnings.` : "",
   ]
     .filter((s) => s !== "")
     .join(" ");
-  return { title, subtitle, desc, groups, cells, smt, guests, keys, warnings, hatches: hatchIds.map((id) => ({ id, colour: GUEST_PALETTE[id] })) };
+  const obsRows = Math.max(0, ...groups.map((g) => g.obs.length));
+  const headerH = NODE_HEADER_H + obsRows * (FS.nodeInfo + 4);
+  const hatches = hatchIds.map((id) => ({ id, colour: GUEST_PALETTE[id] }));
+  return { title, subtitle, desc, groups, cells, smt, guests, keys, warnings, hatches, headerH, observed: layer !== null };
 }
 
 function cellView(cpu: TopologyCpu, roles: Role[], hk: boolean, names: readonly string[], reservedBy: number[], warnings: string[]): CellView {
@@ -300,6 +334,7 @@ function cellView(cpu: TopologyCpu, roles: Role[], hk: boolean, names: readonly 
     extra: extras.join("; "),
     tip: `CPU ${cpu.id} (${where}${sib}): ${state.join(", ")}`,
     strong,
+    observed: null,
   };
 }
 
@@ -424,11 +459,11 @@ function draw(m: Model): XmlElement {
   const maxItems = Math.max(1, ...m.groups.map((g) => g.items.length));
   const cols = Math.min(MAX_CORE_COLS, maxItems);
   const gridW = cols * coreW + (cols - 1) * CORE_GAP;
-  const headW = Math.max(0, ...m.groups.map((g) => Math.max(textW(g.heading, FS.nodeHead), ...g.info.map((s) => textW(s, FS.nodeInfo)))));
+  const headW = Math.max(0, ...m.groups.map((g) => Math.max(textW(g.heading, FS.nodeHead), ...[...g.info, ...g.obs.map((o) => o.text)].map((s) => textW(s, FS.nodeInfo)))));
   const nodeW = Math.ceil(Math.max(gridW, headW) + 2 * NODE_PAD);
   const groupH = (g: Group) => {
     const rows = Math.max(1, Math.ceil(g.items.length / cols));
-    return NODE_HEADER_H + rows * coreH + (rows - 1) * CORE_GAP + NODE_PAD;
+    return m.headerH + rows * coreH + (rows - 1) * CORE_GAP + NODE_PAD;
   };
   // Node boxes on a grid: as many columns as fit MAX_NODES_W, rows balanced; each row as tall as its tallest node.
   const fitCols = Math.max(1, Math.floor((MAX_NODES_W + NODE_GAP) / (nodeW + NODE_GAP)));
@@ -462,7 +497,12 @@ function draw(m: Model): XmlElement {
   const wrapW = Math.max(nodesW, 640);
   for (const [gi, g] of m.guests.entries()) {
     const nameW = textW(g.name, FS.guest);
-    const lines = wrap(g.detail, Math.floor((wrapW - 22) / (FS.detail * CHAR_EM)));
+    const perLine = Math.floor((wrapW - 22) / (FS.detail * CHAR_EM));
+    // Detail lines, then the observed ones (continuations indented).
+    const lines = [
+      ...wrap(g.detail, perLine).map((t) => ({ t, dx: 0, cls: "gdetail" })),
+      ...g.observed.flatMap((o) => wrap(o.text, perLine - 2).map((t, i) => ({ t, dx: i ? 12 : 0, cls: `gdetail ${o.kind === "ok" ? "gobs" : "gdrift"}` }))),
+    ];
     legend.push(
       el(
         "g",
@@ -470,10 +510,10 @@ function draw(m: Model): XmlElement {
         el("rect", { x: MARGIN, y: y + 1, width: 14, height: 14, rx: 2, fill: g.colour, stroke: MUTED }),
         text(MARGIN + 22, y + FS.guest, g.name, "gname"),
         text(MARGIN + 22 + nameW + 12, y + FS.guest, g.headline, "ghead"),
-        lines.map((line, i) => text(MARGIN + 22, y + FS.guest + 6 + (i + 1) * (FS.detail + 4) - 2, line, "gdetail")),
+        lines.map((line, i) => text(MARGIN + 22 + line.dx, y + FS.guest + 6 + (i + 1) * (FS.detail + 4) - 2, line.t, line.cls)),
       ),
     );
-    legendW = Math.max(legendW, 22 + nameW + 12 + textW(g.headline, FS.guest), ...lines.map((line) => 22 + textW(line, FS.detail)));
+    legendW = Math.max(legendW, 22 + nameW + 12 + textW(g.headline, FS.guest), ...lines.map((line) => 22 + line.dx + textW(line.t, FS.detail)));
     y += FS.guest + 10 + lines.length * (FS.detail + 4) + 6;
   }
   y += 6;
@@ -526,6 +566,7 @@ function draw(m: Model): XmlElement {
     `.key{font-size:${FS.key}px}`,
     `.warnh{font-size:${FS.guest}px;font-weight:bold;fill:${CONFLICT}}`,
     `.warn{font-size:${FS.detail}px;fill:${CONFLICT}}`,
+    ...(m.observed ? observedStyle(CONFLICT) : []),
   ].join("\n");
 
   const defs = el(
@@ -565,7 +606,7 @@ interface GridDims {
 function drawGroup(g: Group, x: number, y: number, w: number, h: number, d: GridDims, m: Model): XmlElement {
   const items = g.items.map((it, i) => {
     const cx = x + NODE_PAD + (i % d.cols) * (d.coreW + CORE_GAP);
-    const cy = y + NODE_HEADER_H + Math.floor(i / d.cols) * (d.coreH + CORE_GAP);
+    const cy = y + m.headerH + Math.floor(i / d.cols) * (d.coreH + CORE_GAP);
     const box =
       it.kind === "core"
         ? el("rect", { x: cx, y: cy, width: d.coreW, height: d.coreH, rx: 3, fill: "#E4E4E4", stroke: "#8A8A8A" })
@@ -583,7 +624,8 @@ function drawGroup(g: Group, x: number, y: number, w: number, h: number, d: Grid
     el("rect", { x, y, width: w, height: h, rx: 6, fill: "#F7F7F7", stroke: "#666666", "stroke-width": 1.5 }),
     text(x + NODE_PAD, y + 8 + FS.nodeHead, g.heading, "nh"),
     g.info.map((s, i) => text(x + NODE_PAD, y + 8 + FS.nodeHead + 6 + (i + 1) * (FS.nodeInfo + 4) - 2, s, "ni")),
-    items.length ? items : text(x + NODE_PAD, y + NODE_HEADER_H + FS.nodeInfo, "no online CPUs", "ni"),
+    g.obs.map((o, i) => text(x + NODE_PAD, y + 8 + FS.nodeHead + 6 + (g.info.length + i + 1) * (FS.nodeInfo + 4) - 2, o.text, o.offPlan ? "ni obsoff" : "ni")),
+    items.length ? items : text(x + NODE_PAD, y + m.headerH + FS.nodeInfo, "no online CPUs", "ni"),
   );
 }
 
@@ -612,6 +654,7 @@ function drawCell(v: CellView, x: number, y: number, d: GridDims): XmlElement {
           el("line", { x1: x, y1: y + CELL_H, x2: x + w, y2: y, stroke: OFFLINE_LINE, "stroke-width": 1.2 }),
         ]
       : null,
+    v.observed ? observedOutline(x, y, w, CELL_H, v.observed, INK) : null,
     text(x + 4, y + 11, `CPU ${v.cpu}`, `cpu${halo}`),
     v.main ? text(x + w / 2, y + 27, main, `main${v.strong ? " strong" : ""}${v.offline ? " off halo" : halo}`) : null,
     v.extra ? text(x + w / 2, y + 39, fit(v.extra, d.extraMax), `extra${halo}`) : null,
@@ -644,6 +687,8 @@ function keySwatch(kind: Model["keys"][number]["kind"], x: number, y: number): X
       );
     case "conflict":
       return el("rect", { ...box, fill: FREE_FILL, stroke: CONFLICT, "stroke-width": 2.5 });
+    case "observed":
+      return el("g", {}, el("rect", { ...box, fill: FREE_FILL, stroke: "#6E6E6E" }), observedOutline(x, y, 20, 16, "#888888", INK));
   }
 }
 

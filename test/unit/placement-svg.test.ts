@@ -2,14 +2,17 @@
 // every text escaped, byte-identical output, every vCPU at the thread of its
 // host CPU, and a layout without overlaps from 1 node x 2 CPUs to 8 nodes x 64.
 // UPDATE_GOLDEN=1 re-plans the fixture guests (test/fixtures/svg/*.plans.json)
-// and rewrites the golden SVGs and examples/placement-sample.svg.
+// and rewrites the golden SVGs, examples/placement-sample.svg and
+// examples/placement-observed-sample.svg (hv01 with HV01_OBSERVED below).
+// The observed layer: measured vCPU affinities, guest RAM per node and drift
+// lines next to the plan; without observed entries the goldens stay as they are.
 import { strict as assert } from "node:assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DOMParser } from "@xmldom/xmldom";
 import type { Document, Element } from "@xmldom/xmldom";
 import { HostLedger, type PlacementPlan, type PlacementRequest } from "../../provider/plan";
-import { GUEST_PALETTE, renderPlacementSvg, type PlacementSvgOptions } from "../../provider/plan/svg";
+import { GUEST_PALETTE, renderPlacementSvg, type ObservedGuest, type PlacementSvgOptions } from "../../provider/plan/svg";
 import { escapeAttr, escapeText } from "../../provider/plan/svg-xml";
 import type { HostTopology } from "../../provider/plan/topology";
 import { syntheticTopology } from "../fixtures/topologies/build";
@@ -18,6 +21,13 @@ import { hv01, quadSnc } from "../fixtures/topologies/named";
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
 const FIXTURES = join(__dirname, "../fixtures/svg");
 const SAMPLE = join(__dirname, "../../examples/placement-sample.svg");
+const OBSERVED_SAMPLE = join(__dirname, "../../examples/placement-observed-sample.svg");
+/** Leads examples/placement-observed-sample.svg (the rest is renderPlacementSvg's output, byte for byte). */
+const OBSERVED_SAMPLE_HEADER =
+  "<!-- kvmtune placement map with observed placement. Host hv01 (test/fixtures/facts/hv01-2socket.txt: 2 nodes, 16 CPUs, cpu15 offline); " +
+  "guests rt and db as HostLedger plans them (test/fixtures/svg/hv01.plans.json). rt runs as planned; 1536 MiB of db's 2 GiB sits on node 0, " +
+  "outside its strict nodeset 1. Made by renderPlacementSvg(hv01, plans, { housekeepingCpus: [0, 8], observed: HV01_OBSERVED }) in " +
+  "test/unit/placement-svg.test.ts; regenerate with UPDATE_GOLDEN=1. -->\n";
 
 interface GoldenCase {
   name: string;
@@ -116,7 +126,8 @@ function assertStructure(doc: Document, plans: readonly PlacementPlan[], host: H
   // Every role on a CPU, long form, from the cell's tooltip: "CPU 9 (node 0, ...): rt vCPU 0, rt emulator".
   const drawn = new Map<string, number[]>();
   for (const [cpu, g] of cells) {
-    const tip = elements(g, "title")[0].textContent!;
+    // The first line; observed notes follow on lines of their own.
+    const tip = elements(g, "title")[0].textContent!.split("\n")[0];
     for (const role of tip.slice(tip.indexOf("): ") + 3).split(", ")) drawn.set(role, [...(drawn.get(role) ?? []), cpu]);
   }
   plans.forEach((p, gi) => {
@@ -343,5 +354,211 @@ describe("renderPlacementSvg", () => {
     const cell = threads(doc).get(2)!;
     assert.equal(rectOf(cell).getAttribute("stroke"), "#CC0000");
     assert.equal(cellText(cell, "extra"), "+emu; clash: v0 emu");
+  });
+});
+
+/** hv01's two guests as measured: rt where its plan puts it; db's vCPUs as planned, but 1536 MiB of its RAM on node 0 (nodeset 1). */
+const HV01_OBSERVED: Record<string, ObservedGuest> = {
+  rt: {
+    summary: {
+      vcpus: { "0": "1", "1": "2", "2": "3" },
+      iothreads: {},
+      emulatorCpus: "1-3",
+      emulatorMems: "0",
+      memoryMiB: { node0: 4160.5 },
+      guestMemoryMiB: { node0: 4096 },
+      guestPages: { "1048576 KiB hugetlb": 4096 },
+      truncated: false,
+    },
+    drift: [],
+  },
+  db: {
+    summary: {
+      vcpus: { "0": "4", "1": "12", "2": "5", "3": "13" },
+      iothreads: { "1": "7", "2": "7" },
+      emulatorCpus: "7",
+      emulatorMems: "0-1",
+      memoryMiB: { node0: 1570.25, node1: 530 },
+      guestMemoryMiB: { node0: 1536, node1: 512 },
+      guestPages: { "2048 KiB hugetlb": 2048 },
+      truncated: false,
+    },
+    drift: ["placement.memory: 1536 MiB on node0, outside strict nodeset 1"],
+  },
+};
+
+/** A deep copy of an observed entry with some summary fields replaced. */
+function observedWith(base: ObservedGuest, summary: Partial<ObservedGuest["summary"]>, drift: string[] = [...base.drift]): ObservedGuest {
+  return { summary: { ...(JSON.parse(JSON.stringify(base.summary)) as ObservedGuest["summary"]), ...summary }, drift };
+}
+
+describe("renderPlacementSvg: observed placement", () => {
+  const c = CASES[0];
+  const host = c.host();
+  const plans = casePlans(c);
+  const render = (observed: PlacementSvgOptions["observed"], ps: readonly PlacementPlan[] = plans) => renderPlacementSvg(host, ps, { ...c.opts, observed });
+  const svg = render(HV01_OBSERVED);
+  const guestTexts = (doc: Document, name: string) => {
+    const g = elements(doc, "g").find((e) => cls(e).includes("guest") && elements(e, "text")[0].textContent === name);
+    assert.ok(g, `legend entry for ${name}`);
+    return elements(g, "text").map((t) => [t.textContent, t.getAttribute("class")]);
+  };
+  const nodeTexts = (doc: Document, node: number) => {
+    const n = elements(doc, "g").find((e) => cls(e).includes("node") && e.getAttribute("data-node") === String(node))!;
+    return elements(n, "text").filter((t) => t.parentNode === n).map((t) => [t.textContent, t.getAttribute("class")]);
+  };
+
+  it("matches the golden file and examples/placement-observed-sample.svg", () => {
+    goldenCheck(join(FIXTURES, "hv01-observed.svg"), svg);
+    goldenCheck(OBSERVED_SAMPLE, OBSERVED_SAMPLE_HEADER + svg);
+    parseSvg(readFileSync(OBSERVED_SAMPLE, "utf8"));
+  });
+
+  it("parses as XML, still draws every vCPU at its planned CPU, and lays out without overlaps", () => {
+    const doc = parseSvg(svg);
+    assertStructure(doc, plans, host);
+    assertLayout(doc);
+    assert.deepEqual(elements(doc, "script"), []);
+    assert.doesNotMatch(svg, /href|@import|@font-face|url\((?!#)|https?:\/\/(?!www\.w3\.org\/2000\/svg")/);
+  });
+
+  it("shows each node's observed guest RAM next to the planned amount, red off the plan", () => {
+    const doc = parseSvg(svg);
+    assert.deepEqual(nodeTexts(doc, 0), [
+      ["node 0", "nh"],
+      ["125.8 GiB RAM · guests 4 GiB", "ni"],
+      ["hugepages 1G 4/8 used · 2M 0/1024 used", "ni"],
+      ["rt: 4 GiB observed (1G pages) · planned 4 GiB", "ni"],
+      ["db: 1536 MiB observed (2M pages) · planned none, off plan", "ni obsoff"],
+    ]);
+    assert.deepEqual(nodeTexts(doc, 1).slice(3), [["db: 512 MiB observed (2M pages) · planned 2 GiB", "ni"]]);
+    assert.match(svg, /\.obsoff\{fill:#CC0000;font-weight:bold\}/);
+  });
+
+  it("says 'observed: as planned' or lists the drift lines in the legend and the desc", () => {
+    const doc = parseSvg(svg);
+    const rt = guestTexts(doc, "rt");
+    assert.deepEqual(rt[rt.length - 1], ["observed: as planned", "gdetail gobs"]);
+    const db = guestTexts(doc, "db");
+    assert.deepEqual(db.slice(-2), [
+      ["observed: 1 drift line", "gdetail gdrift"],
+      ["• placement.memory: 1536 MiB on node0, outside strict nodeset 1", "gdetail gdrift"],
+    ]);
+    const desc = elements(doc, "desc")[0].textContent!;
+    assert.ok(desc.includes("emu on the vCPU CPUs. Observed: as planned. db:"), desc);
+    assert.ok(desc.endsWith("io1-2 on the emulator CPUs. Observed: placement.memory: 1536 MiB on node0, outside strict nodeset 1. Housekeeping CPUs 0,8."), desc);
+    // Every vCPU runs where planned: no cell is outlined, no key for it.
+    assert.deepEqual(elements(doc, "g").filter((g) => cls(g).includes("observed")), []);
+    assert.ok(!svg.includes("planned elsewhere"));
+  });
+
+  it("outlines the CPUs a vCPU is allowed on besides its pin, in the guest's colour, with a tooltip", () => {
+    const db = observedWith(HV01_OBSERVED.db, { vcpus: { "0": "6", "1": "12", "2": "5-6", "3": "13" }, guestMemoryMiB: { node1: 2048 } });
+    const doc = parseSvg(render({ rt: HV01_OBSERVED.rt, db: { ...db, drift: [] } }));
+    assertStructure(doc, plans, host);
+    assertLayout(doc);
+    const cells = threads(doc);
+    const outlined = [...cells].filter(([, g]) => elements(g, "g").some((x) => cls(x).includes("observed"))).map(([cpu]) => cpu);
+    assert.deepEqual(outlined, [6]);
+    const mark = elements(cells.get(6)!, "g").find((x) => cls(x).includes("observed"))!;
+    const rects = elements(mark, "rect");
+    assert.deepEqual(rects.map((r) => [r.getAttribute("stroke"), r.getAttribute("fill"), r.getAttribute("stroke-dasharray")]), [
+      ["#111111", "none", "4 4"],
+      [GUEST_PALETTE[1], "none", "4 4"],
+    ]);
+    assert.ok(inside(box(rects[0]), box(rectOf(cells.get(6)!))), "the outline stays inside its cell");
+    const tip = (cpu: number) => elements(cells.get(cpu)!, "title")[0].textContent!.split("\n");
+    assert.deepEqual(tip(6), ["CPU 6 (node 1, core with CPUs 6,14): free", "db vCPU 0 observed on CPU 6, planned 4", "db vCPU 2 observed on CPUs 5-6, planned 5"]);
+    assert.deepEqual(tip(4), ["CPU 4 (node 1, core with CPUs 4,12): db vCPU 0", "db vCPU 0 planned here, observed on CPU 6"]);
+    assert.deepEqual(tip(5), ["CPU 5 (node 1, core with CPUs 5,13): db vCPU 2"], "a vCPU allowed on its pin and more marks only the others");
+    assert.ok(elements(doc, "text").some((t) => t.textContent === "vCPU observed here, planned elsewhere (dashed, guest's colour)"));
+    // No drift reported, yet the map differs from the plan: the legend says so instead of "as planned".
+    assert.deepEqual(guestTexts(doc, "db").slice(-1), [["observed: no drift reported, but 2 differences from this plan (dashed cells, red node lines)", "gdetail gdrift"]]);
+  });
+
+  it("gives a CPU the outline of its narrowest observed affinity, and notes what the map cannot show", () => {
+    const rt = observedWith(HV01_OBSERVED.rt, { vcpus: { "0": "1", "1": "2", "2": "0-15" }, truncated: true }, ["placement.vcpu[2]: thread allowed on CPUs 0-15, pinned to 3"]);
+    const db = observedWith(HV01_OBSERVED.db, { vcpus: { "0": "6", "1": "12", "2": "5", "3": "13", x: "1" }, guestMemoryMiB: { node1: 2048, node9: 3 } }, []);
+    const doc = parseSvg(render({ rt, db }));
+    assertLayout(doc);
+    const cells = threads(doc);
+    const outline = (cpu: number) => elements(cells.get(cpu)!, "g").find((x) => cls(x).includes("observed"))?.getElementsByTagName("rect")[1].getAttribute("stroke") ?? null;
+    assert.equal(outline(6), GUEST_PALETTE[1], "db's vCPU 0 (CPU 6 only) beats rt's vCPU 2 (CPUs 0-15)");
+    assert.equal(outline(14), GUEST_PALETTE[0]);
+    assert.equal(outline(3), null, "rt's vCPU 2 is allowed on its pin too: no mark there");
+    assert.deepEqual(elements(cells.get(6)!, "title")[0].textContent!.split("\n").slice(1), ["rt vCPU 2 observed on CPUs 0-15, planned 3", "db vCPU 0 observed on CPU 6, planned 4"]);
+    assert.deepEqual(guestTexts(doc, "rt").slice(-3).map(([t]) => t), [
+      "observed: 1 drift line",
+      "• placement.vcpu[2]: thread allowed on CPUs 0-15, pinned to 3",
+      "observed: measurement cut short (too many threads or mappings): the map may miss some",
+    ]);
+    assert.deepEqual(guestTexts(doc, "db").slice(-3).map(([t]) => t), [
+      "observed: no drift reported, but 2 differences from this plan (dashed cells, red node lines)",
+      'observed: unreadable vCPU entry "x"',
+      "observed: 3 MiB observed on node 9, not on this host",
+    ]);
+  });
+
+  it("bounds the drift lines: four, then '+N more'", () => {
+    const drift = Array.from({ length: 7 }, (_, i) => `placement.iothread[${i + 1}]: thread allowed on CPUs 0-15, pinned to 7`);
+    const doc = parseSvg(render({ db: { ...HV01_OBSERVED.db, drift } }));
+    const lines = guestTexts(doc, "db").map(([t]) => t);
+    assert.deepEqual(lines.slice(-6), ["observed: 7 drift lines", ...drift.slice(0, 4).map((d) => `• ${d}`), "+3 more"]);
+    assert.ok(elements(doc, "desc")[0].textContent!.includes(`${drift.slice(0, 4).join("; ")}; and 3 more.`));
+    assertLayout(doc);
+  });
+
+  it("escapes a hostile guest name in observed texts, drift lines and tooltips", () => {
+    const name = `<db&"1'>`;
+    const hostile = plans.map((p) => (p.name === "db" ? { ...p, name } : p));
+    const drift = [`placement.memory: 1536 MiB on node0, outside strict nodeset 1 (${name} ]]> &amp;)`];
+    const entry = observedWith(HV01_OBSERVED.db, { vcpus: { "0": "6", "1": "12", "2": "5", "3": "13" } }, drift);
+    const out = render({ rt: HV01_OBSERVED.rt, [name]: entry }, hostile);
+    const doc = parseSvg(out);
+    assert.ok(!out.includes(name), "the raw name never appears unescaped");
+    assert.ok(!out.includes("]]>"));
+    assert.deepEqual(guestTexts(doc, name).slice(-2), [
+      ["observed: 1 drift line", "gdetail gdrift"],
+      [`• ${drift[0]}`, "gdetail gdrift"],
+    ]);
+    assert.deepEqual(nodeTexts(doc, 0).slice(-1), [[`${name}: 1536 MiB observed (2M pages) · planned none, off plan`, "ni obsoff"]]);
+    assert.ok(elements(threads(doc).get(6)!, "title")[0].textContent!.endsWith(`\n${name} vCPU 0 observed on CPU 6, planned 4`));
+    assert.ok(elements(doc, "desc")[0].textContent!.includes(`Observed: ${drift[0]}.`));
+  });
+
+  it("draws a guest without an observed entry exactly as before", () => {
+    for (const gc of CASES) {
+      const ps = casePlans(gc);
+      const golden = readFileSync(join(FIXTURES, `${gc.name}.svg`), "utf8");
+      const variants: PlacementSvgOptions["observed"][] = [undefined, {}, { ghost: HV01_OBSERVED.db }];
+      for (const observed of variants) {
+        assert.equal(renderPlacementSvg(gc.host(), ps, { ...gc.opts, observed }), golden, `${gc.name} with observed ${JSON.stringify(Object.keys(observed ?? {}))}`);
+      }
+    }
+    // Names that are Object.prototype properties are names like any other.
+    const odd = plans.map((p, i) => ({ ...p, name: ["constructor", "__proto__"][i] }));
+    assert.equal(render({}, odd), render(undefined, odd));
+    // Only rt observed: db's legend entry and CPUs read as in the planned-only map.
+    const onlyRt = parseSvg(render({ rt: HV01_OBSERVED.rt }));
+    const planned = parseSvg(render(undefined));
+    assert.deepEqual(guestTexts(onlyRt, "db"), guestTexts(planned, "db"));
+    for (const cpu of [4, 5, 7, 12, 13]) {
+      const [a, b] = [threads(onlyRt).get(cpu)!, threads(planned).get(cpu)!];
+      assert.equal(elements(a, "title")[0].textContent, elements(b, "title")[0].textContent);
+      assert.equal(elements(a, "rect").length, elements(b, "rect").length);
+    }
+    assert.deepEqual(nodeTexts(onlyRt, 1), nodeTexts(planned, 1));
+  });
+
+  it("is deterministic whatever the order of the observed records", () => {
+    const shuffle = <T>(rec: Record<string, T>) => Object.fromEntries(Object.entries(rec).reverse());
+    const db = HV01_OBSERVED.db;
+    const reordered: Record<string, ObservedGuest> = {
+      db: { ...db, summary: { ...db.summary, vcpus: shuffle(db.summary.vcpus), guestMemoryMiB: shuffle(db.summary.guestMemoryMiB), guestPages: { "4 KiB": 1, ...db.summary.guestPages } } },
+      rt: HV01_OBSERVED.rt,
+    };
+    // (The 1 MiB of 4 KiB pages is below the tolerance: it does not change the page-size text.)
+    assert.equal(render(reordered), svg);
+    assert.equal(render(HV01_OBSERVED), svg);
   });
 });
