@@ -65,7 +65,7 @@ export interface TunedHostArgs {
   allowVfRecreate?: pulumi.Input<boolean>;
   /**
    * CPUs to isolate for guests (cpulist, e.g. `"2-15"`): sets `isolcpus=managed_irq,domain,<list>`,
-   * `nohz_full` and `rcu_nocbs`. At least one CPU must stay for housekeeping. Kernel command line:
+   * `nohz_full` and `rcu_nocbs`. At least one online CPU must stay for housekeeping (offline CPUs do not count). Kernel command line:
    * needs a reboot (`pendingReboot`); kvmtune never reboots by itself.
    */
   isolateCpus?: pulumi.Input<string>;

@@ -179,7 +179,7 @@ describe("host tuning on a real kernel: refused input changes nothing", function
         `block:vdz:read_ahead_kb: block device "vdz" does not exist on this host; it has vda, vdb`,
         `mtu:eth0: eth0 carries kvmtune's SSH session (10.0.2.15); a wrong MTU would cut the host off. Set allowManagementInterface: true to change it anyway`,
         "cpufreq:governor: not present on this host (/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor, /sys/devices/system/cpu/cpu0/cpufreq/scaling_available_governors missing)",
-        `cmdline:irqaffinity: "0-3" is not accepted: it leaves no housekeeping CPU; this host has CPUs 0-3, keep at least one (usually CPU 0 and its sibling) out of the list`,
+        `cmdline:irqaffinity: "0-3" is not accepted: it leaves no online housekeeping CPU; this host has CPUs 0-3, keep at least one online CPU (usually CPU 0 and its sibling) out of the list`,
         `cmdline:isolcpus: "2-4" is not accepted: CPU 4 does not exist; this host has CPUs 0-3`,
         `cmdline:nohz_full: "0-3,,5" is not accepted: invalid cpulist "0-3,,5": bad element ""`,
         `cmdline:rcu_nocbs: "5-2" is not accepted: invalid cpulist "5-2": range "5-2" is descending`,

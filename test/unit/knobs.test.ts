@@ -472,11 +472,21 @@ describe("host knobs: checks against host facts", function () {
         "cmdline:isolcpus": [`"2-16" is not accepted: CPU 16 does not exist; this host has CPUs 0-15`],
         "cmdline:nohz_full": [`"0-3,,5" is not accepted: invalid cpulist "0-3,,5": bad element ""`],
         "cmdline:rcu_nocbs": [`"5-2" is not accepted: invalid cpulist "5-2": range "5-2" is descending`],
-        "cmdline:irqaffinity": [`"0-15" is not accepted: it leaves no housekeeping CPU; this host has CPUs 0-15, keep at least one (usually CPU 0 and its sibling) out of the list`],
+        "cmdline:irqaffinity": [`"0-15" is not accepted: it leaves no online housekeeping CPU; this host has CPUs 0-15 (online: 0-14), keep at least one online CPU (usually CPU 0 and its sibling) out of the list`],
         "cmdline:intel_iommu": [`"maybe" is not accepted: expected one of on, off, sm_on`],
         "cmdline:default_hugepagesz": [`"4M" is not accepted: expected one of 2M, 1G`],
       },
     );
+  });
+
+  it("counts only online CPUs as housekeeping: isolating every online CPU is refused even when offline ones are left", function () {
+    const isolcpus = resolveKnob("cmdline:isolcpus");
+    assert.ok(isolcpus && !("problem" in isolcpus));
+    const f = facts("hv01-2socket");
+    const offline = { ...f, cpu: { ...f.cpu, online: f.cpu.online.filter((c) => c >= 2) } };
+    const problems = isolcpus.validate("managed_irq,domain,2-15", { facts: offline, desired: new Map(), allowManagementInterface: false });
+    assert.equal(problems[0], `"managed_irq,domain,2-15" is not accepted: it leaves no online housekeeping CPU; this host has CPUs 0-15 (online: 2-14), keep at least one online CPU (usually CPU 0 and its sibling) out of the list`);
+    assert.deepEqual(isolcpus.validate("managed_irq,domain,2-15", { facts: f, desired: new Map(), allowManagementInterface: false }).filter((p) => /housekeeping/.test(p)), []);
   });
 
   it("lets the SSH interface keep its MTU, and change it only when allowed", function () {
@@ -531,7 +541,7 @@ describe("host knobs: checks against host facts", function () {
         // tiny has no boot loader at all: every kernel command-line setting is refused too.
         "cmdline:isolcpus": [`"managed_irq,domain" is not accepted: the CPU list is empty`, `"managed_irq,domain" is not accepted: ${NO_TOOL_REFUSAL}`],
         "cmdline:nohz_full": [
-          `"0-3" is not accepted: it leaves no housekeeping CPU; this host has CPUs 0-3, keep at least one (usually CPU 0 and its sibling) out of the list`,
+          `"0-3" is not accepted: it leaves no online housekeeping CPU; this host has CPUs 0-3, keep at least one online CPU (usually CPU 0 and its sibling) out of the list`,
           `"0-3" is not accepted: ${NO_TOOL_REFUSAL}`,
         ],
       },

@@ -1,12 +1,21 @@
 import { bootSettingProblems } from "../bootloader";
-import { parseCpuList } from "../sysfs-parse";
+import { formatCpuList, parseCpuList } from "../sysfs-parse";
 import { oneOf } from "./common";
 import type { KnobKind } from "./types";
 
-type Check = (value: string, cpuCount: number) => string | undefined;
+/** The host's CPUs: how many it has, and which are online now. */
+export interface CpuSet {
+  count: number;
+  online: readonly number[];
+}
 
-/** A cpulist that names only CPUs the host has, and leaves at least one for housekeeping. */
-function cpuListCheck(value: string, cpuCount: number): string | undefined {
+type Check = (value: string, cpus: CpuSet) => string | undefined;
+
+/**
+ * A cpulist that names only CPUs the host has, and leaves at least one online CPU for housekeeping:
+ * an offline CPU outside the list runs nothing, so it does not count.
+ */
+function cpuListCheck(value: string, host: CpuSet): string | undefined {
   let cpus: number[];
   try {
     cpus = parseCpuList(value);
@@ -14,18 +23,22 @@ function cpuListCheck(value: string, cpuCount: number): string | undefined {
     return (err as Error).message;
   }
   if (cpus.length === 0) return "the CPU list is empty";
-  const bad = cpus.filter((c) => c >= cpuCount);
-  if (bad.length) return `CPU ${bad.join(", ")} does not exist; this host has CPUs 0-${cpuCount - 1}`;
-  if (cpus.length >= cpuCount) return `it leaves no housekeeping CPU; this host has CPUs 0-${cpuCount - 1}, keep at least one (usually CPU 0 and its sibling) out of the list`;
+  const bad = cpus.filter((c) => c >= host.count);
+  if (bad.length) return `CPU ${bad.join(", ")} does not exist; this host has CPUs 0-${host.count - 1}`;
+  const listed = new Set(cpus);
+  if (!host.online.some((c) => !listed.has(c))) {
+    const offline = host.count - host.online.length;
+    return `it leaves no online housekeeping CPU; this host has CPUs 0-${host.count - 1}${offline ? ` (online: ${formatCpuList([...host.online])})` : ""}, keep at least one online CPU (usually CPU 0 and its sibling) out of the list`;
+  }
   return undefined;
 }
 
 /** isolcpus may carry flags before the list: `managed_irq,domain,2-7`. */
-function isolcpusCheck(value: string, cpuCount: number): string | undefined {
+function isolcpusCheck(value: string, host: CpuSet): string | undefined {
   const parts = value.split(",");
   let i = 0;
   while (i < parts.length && /^(nohz|domain|managed_irq)$/.test(parts[i])) i++;
-  return cpuListCheck(parts.slice(i).join(","), cpuCount);
+  return cpuListCheck(parts.slice(i).join(","), host);
 }
 
 const choice = (allowed: string[]): Check => (v) => ("problem" in oneOf(v, allowed) ? `expected one of ${allowed.join(", ")}` : undefined);
@@ -86,7 +99,7 @@ export const cmdlineKind: KnobKind = {
         return { value: text };
       },
       validate(value, { facts }) {
-        const problem = check(value, facts.cpu.count);
+        const problem = check(value, { count: facts.cpu.count, online: facts.cpu.online });
         return [...(problem ? [`${JSON.stringify(value)} is not accepted: ${problem}`] : []), ...bootSettingProblems(value, facts.bootloader)];
       },
       apply: () => [],
