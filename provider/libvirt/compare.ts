@@ -82,7 +82,7 @@ const pageKey = (p: HugePage) => (p.nodeset === undefined ? "*" : normalizeCpuse
 const pageSummary = (p: HugePage) => `${formatSize(p.size, p.unit)}${p.nodeset === undefined ? "" : ` on nodes ${p.nodeset}`}`;
 const hugepagesSummary = (pages: HugePage[] | null | undefined) =>
   pages == null ? null : pages.length === 0 ? "default size" : pages.map(pageSummary).join(", ");
-const cellSummary = (c: NumaCell) => `${c.cpus === undefined ? "no cpus" : `cpus ${c.cpus}`}, ${formatSize(c.memory, c.unit)}`;
+const cellSummary = (c: NumaCell) => `${c.cpus == null ? "no cpus" : `cpus ${c.cpus}`}, ${formatSize(c.memory, c.unit)}`;
 const attrsSummary = (o: object) =>
   Object.entries(o).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(" ");
 const sourceSummary = (s: InterfaceSource | null | undefined) =>
@@ -146,9 +146,8 @@ function diffDevices(d: Differ, desired: Partial<OwnedParts>, actual: OwnedParts
     d.leaf(`${p}.model`, wi.model, ai.model);
     if (wi.driver !== undefined) {
       for (const k of ["name", "queues", "rx_queue_size", "tx_queue_size"] as const) {
-        // libvirt drops queues='1', its default.
-        const have = ai.driver?.[k] ?? (k === "queues" && ai.driver?.name === "vhost" ? 1 : undefined);
-        d.leaf(`${p}.driver.${k}`, wi.driver === null ? null : wi.driver[k], have);
+        // libvirt drops queues='1' (one queue, its default) whatever the driver name; apply never writes it.
+        d.leaf(`${p}.driver.${k}`, wi.driver === null ? null : wi.driver[k], ai.driver?.[k] ?? (k === "queues" ? 1 : undefined), same, k === "queues" ? 1 : null);
       }
     }
     d.leaf(`${p}.mtu`, wi.mtu, ai.mtu);

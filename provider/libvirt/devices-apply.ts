@@ -87,8 +87,13 @@ function applyNetDriver(iface: Element, want: InterfaceDriver | null): void {
     if (drv.attributes.length === 0 && children(drv).length === 0) removeElement(drv);
     return;
   }
+  // queues='1' is libvirt's default and never in its dump: writing it would redefine the domain on every update.
+  const value = (n: (typeof names)[number]) => (n === "queues" && want.queues === 1 ? null : want[n]);
+  if (!drv && !names.some((n) => value(n) != null)) return;
   drv ??= createChild(iface, "driver", INTERFACE_ORDER);
-  for (const n of names) own(drv, n, want[n], ATTRS.netDriver);
+  for (const n of names) own(drv, n, value(n), ATTRS.netDriver);
+  // An empty <driver/> is dropped by libvirt too.
+  if (drv.attributes.length === 0 && children(drv).length === 0) removeElement(drv);
 }
 
 /** An optional single-attribute child such as <model type> or <mtu size>. */

@@ -114,8 +114,8 @@ export interface NumaDistance {
 /** `<cpu><numa><cell id cpus memory unit memAccess>`. */
 export interface NumaCell {
   id: number;
-  /** Guest vCPUs in this cell (cpuset syntax); absent for a memory-only cell. */
-  cpus?: string;
+  /** Guest vCPUs in this cell (cpuset syntax); absent for a memory-only cell (null: remove them). */
+  cpus?: string | null;
   memory: number;
   /** Default "KiB". */
   unit?: string;
@@ -130,6 +130,11 @@ export interface CpuPart {
   match?: "minimum" | "exact" | "strict" | null;
   check?: "none" | "partial" | "full" | null;
   topology?: CpuTopology | null;
+  /**
+   * null: no guest NUMA topology. Where the domain needs a cell (memory devices) or its
+   * cells carry attributes kvmtune does not own, the provider keeps one cell 0 with every
+   * vCPU instead (see domain-fit.ts).
+   */
   numa?: NumaCell[] | null;
 }
 

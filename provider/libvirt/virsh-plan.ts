@@ -5,6 +5,7 @@
  */
 import { ioCacheProblem } from "./domain-builder";
 import { diffOwnedParts } from "./compare";
+import { fitProblems, type DomainFacts } from "./domain-fit";
 import type { IothreadPin, OwnedParts, PartDiff, VcpuPin } from "./types";
 import { cpusetEquals, normalizeCpuset, parseLibvirtCpuset } from "./values";
 import type { LivePin } from "./virsh";
@@ -137,9 +138,15 @@ export function pinRangeProblems(parts: Partial<OwnedParts>, vcpus: number | und
   return problems;
 }
 
-/** Problems only the whole domain (after applying `parts`) and the host reveal; checked before any write. */
-export function domainProblems(parts: Partial<OwnedParts>, result: OwnedParts, hostCpus: string | null, root = "parts"): string[] {
-  const problems = pinRangeProblems(parts, result.vcpu?.count ?? 1, result.iothreads?.count ?? 0, root);
+/**
+ * Problems only the whole domain (after applying `parts`) and the host reveal; checked before any write.
+ * `facts` (of the domain after applying) add what libvirt's define and start would refuse.
+ */
+export function domainProblems(parts: Partial<OwnedParts>, result: OwnedParts, hostCpus: string | null, root = "parts", facts?: DomainFacts): string[] {
+  // With <iothreadids> the ids are not 1..count: fitProblems checks those pins.
+  const iothreads = facts?.iothreadIds ? undefined : result.iothreads?.count ?? 0;
+  const problems = pinRangeProblems(parts, result.vcpu?.count ?? 1, iothreads, root);
+  if (facts) problems.push(...fitProblems(parts, result, facts, root));
   for (const dev of Object.keys(parts.disks ?? {})) {
     const rule = result.disks[dev]?.driver ? ioCacheProblem(result.disks[dev].driver!) : undefined;
     if (rule) problems.push(`${root}.disks[${dev}]: ${rule}`);
@@ -166,18 +173,36 @@ const WHOLE = new Set(["source"]);
 
 const clone = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 
-function project(want: unknown, have: unknown, key: string, container: boolean): unknown {
+// Owned fields apply may change beyond the ones given (by path): saved too, absent ones as null.
+const ALSO: Record<string, string[]> = {
+  // A nodeset removes placement='auto' and the reverse.
+  "numatune.memory": ["mode", "nodeset", "placement"],
+  // A cell is rewritten whole: every optional owned attribute of it.
+  "cpu.numa": ["cpus", "memAccess", "distances"],
+};
+
+function project(want: unknown, have: unknown, key: string, container: boolean, path: string, all: boolean): unknown {
   if (want === undefined) return undefined;
-  if (Array.isArray(want)) return Array.isArray(have) ? clone(have) : NON_NULL_LISTS.has(key) ? [] : null;
+  if (Array.isArray(want)) {
+    if (!Array.isArray(have)) return NON_NULL_LISTS.has(key) ? [] : null;
+    return have.map((item: Record<string, unknown>) => {
+      const out = clone(item);
+      for (const k of all ? ALSO[path] ?? [] : []) if (out[k] === undefined) out[k] = null;
+      return out;
+    });
+  }
   if (want !== null && typeof want === "object" && !WHOLE.has(key)) {
+    if (all && ALSO[path] && have !== null && have !== undefined && typeof have === "object") {
+      want = { ...Object.fromEntries(ALSO[path].map((k) => [k, null])), ...want };
+    }
     if (have === null || have === undefined) {
       if (!container) return null;
       have = {};
     }
     if (typeof have !== "object") return clone(have);
     const out: Record<string, unknown> = {};
-    for (const [k, w] of Object.entries(want)) {
-      const v = project(w, (have as Record<string, unknown>)[k], k, key === "disks");
+    for (const [k, w] of Object.entries(want as Record<string, unknown>)) {
+      const v = project(w, (have as Record<string, unknown>)[k], k, key === "disks", `${path}.${k}`, all);
       if (v !== undefined) out[k] = v;
     }
     return out;
@@ -189,12 +214,13 @@ function project(want: unknown, have: unknown, key: string, container: boolean):
 /**
  * The actual values of exactly what `desired` owns, in its shape: absent
  * elements as null (lists as []), so applying the result puts the domain back.
- * What adopt mode saves before its first change, and delete restores.
+ * What adopt mode saves before its first change, and delete restores: with `all`,
+ * also what applying `desired` changes beyond its keys (see ALSO), so nothing is lost.
  */
-export function projectParts(desired: Partial<OwnedParts>, actual: OwnedParts): Partial<OwnedParts> {
+export function projectParts(desired: Partial<OwnedParts>, actual: OwnedParts, all = true): Partial<OwnedParts> {
   const out: Record<string, unknown> = {};
   for (const [k, w] of Object.entries(desired)) {
-    const v = project(w, (actual as unknown as Record<string, unknown>)[k], k, CONTAINERS.has(k));
+    const v = project(w, (actual as unknown as Record<string, unknown>)[k], k, CONTAINERS.has(k), k, all);
     if (v !== undefined) out[k] = v;
   }
   return out as Partial<OwnedParts>;
@@ -225,11 +251,11 @@ export function observedParts(desired: Partial<OwnedParts>, actual: OwnedParts):
       const sub: Record<string, unknown> = {};
       for (const [s, ws] of Object.entries(w)) {
         const one = { [k]: { [s]: ws } } as Partial<OwnedParts>;
-        sub[s] = inSync(one, actual) ? clone(ws) : mergeItems(ws, (projectParts(one, actual) as Record<string, Record<string, unknown>>)[k][s]);
+        sub[s] = inSync(one, actual) ? clone(ws) : mergeItems(ws, (projectParts(one, actual, false) as Record<string, Record<string, unknown>>)[k][s]);
       }
       out[k] = sub;
     } else {
-      out[k] = projectParts({ [k]: w }, actual)[k];
+      out[k] = projectParts({ [k]: w }, actual, false)[k];
     }
   }
   return out as Partial<OwnedParts>;

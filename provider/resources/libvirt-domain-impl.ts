@@ -4,6 +4,7 @@ import { deviceProblems } from "../libvirt/devices-apply";
 import { renderObservedSummary, type ObservedSummary } from "../libvirt/placement-drift";
 import { planPlacementRepair } from "../libvirt/placement-repair";
 import { buildMinimalDomain } from "../libvirt/domain-builder";
+import { fitParts, readDomainFacts } from "../libvirt/domain-fit";
 import { readDomainState, VirshStepError, writeDomain, type DomainState, type DomainWrite } from "../libvirt/virsh";
 import { DEFAULT_SHUTDOWN_SECONDS, effectiveParts, inputProblems, observedDomain, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
 import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
@@ -104,10 +105,12 @@ interface Converge {
 async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise<LibvirtDomainOutputs> {
   const name = c.inputs.name;
   const doc = parseDomainXml(c.base);
+  // What the rest of the domain needs (a NUMA cell for memory devices) is kept in sync like the parts.
+  c = { ...c, desired: fitParts(c.desired, doc) };
   const early = deviceProblems(doc, c.desired);
   if (early.length) throw new InputError(`parts for domain '${name}' on ${s.target} (nothing was changed)`, early.map((p) => `parts.${p}`));
   applyOwnedParts(doc, c.desired);
-  const problems = domainProblems(c.desired, readOwnedParts(doc), st.hostCpus);
+  const problems = domainProblems(c.desired, readOwnedParts(doc), st.hostCpus, "parts", readDomainFacts(doc));
   if (problems.length) throw new InputError(`parts for domain '${name}' on ${s.target} (nothing was changed)`, problems);
   const xml = renderDomainXml(doc);
   const w: DomainWrite = {};
@@ -181,6 +184,11 @@ function inactiveParts(st: DomainState): OwnedParts {
   return readOwnedParts(parseDomainXml(st.inactiveXml!));
 }
 
+/** The parts as the inactive domain can take them (see fitParts). */
+function fitted(parts: Partial<OwnedParts>, st: DomainState): Partial<OwnedParts> {
+  return fitParts(parts, parseDomainXml(st.inactiveXml!));
+}
+
 export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynamic.CreateResult> {
   const id = `${target(inputs)}/${inputs.name}`;
   let desired = effectiveParts(inputs);
@@ -200,8 +208,8 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
     // Adopted before by this resource (its state was lost): the originals it recorded, not the tuned parts it finds.
     const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
     let originals: Partial<OwnedParts>;
-    if (prior) ({ originals, desired } = reconcileOwnership(prior.parts, inputs.parts ?? {}, inactiveParts(st)));
-    else originals = projectParts(desired, inactiveParts(st));
+    if (prior) ({ originals, desired } = reconcileOwnership(prior.parts, fitted(inputs.parts ?? {}, st), inactiveParts(st)));
+    else originals = projectParts(fitted(desired, st), inactiveParts(st));
     const originalAutostart = inputs.autostart === undefined ? null : (prior?.autostart ?? st.autostart);
     const journal = recordOps(view, renderDomainOriginals(originals, originalAutostart));
     const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: inputs.start ?? false, autostart: inputs.autostart, isNew: false, stale, journal });
@@ -225,7 +233,7 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
       // The journal's originals first: state may hold ones recorded after a lost create.
       const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
       const before = prior ?? { parts: olds.originals ?? {}, autostart: olds.originalAutostart ?? null };
-      ({ originals, desired } = reconcileOwnership(before.parts, news.parts ?? {}, inactiveParts(st)));
+      ({ originals, desired } = reconcileOwnership(before.parts, fitted(news.parts ?? {}, st), inactiveParts(st)));
       // Owned for the first time: save it; no longer owned: put it back.
       originalAutostart = news.autostart === undefined ? null : before.autostart ?? st.autostart;
       autostart = news.autostart ?? before.autostart ?? undefined;
@@ -248,16 +256,23 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
   return withSession(props.connection, async (s) => {
     const st = await readDomainState(s, props.name);
     if (!st.exists) return { id: "", props: {} };
-    const desired = effectiveParts(props);
+    const desired = fitted(effectiveParts(props), st);
     const inactive = inactiveParts(st);
     const inactiveDiffs = diffOwnedParts(desired, inactive);
     const live = liveView(st, desired);
     const seen = new Set(inactiveDiffs.map(describeDiff));
     const placed = planPlacementRepair(desired, st.observed, st.cpusetCgroup);
-    const drift = [...seen, ...live.pinning.map(describeDiff).filter((l) => !seen.has(l)).map((l) => `${l} (running domain only)`), ...placed.drift];
+    // Thread affinities are already named by the live pins above (virsh reads the same affinity); memory is new.
+    const drift = [...seen, ...live.pinning.map(describeDiff).filter((l) => !seen.has(l)).map((l) => `${l} (running domain only)`), ...placed.drift.filter((l) => /^placement\.(memory|hugepages)/.test(l))];
     // Pins in force win over the persistent ones: that is what the guest runs with.
     const base = live.pinning.length && live.effective ? { ...inactive, cputune: live.effective.cputune } : inactive;
-    const parts = observedParts(props.parts ?? {}, base);
+    const user = props.parts ?? {};
+    const fit = fitted(user, st);
+    const parts = observedParts(fit, base);
+    // The cell fitParts keeps stands for the user's `numa: null`: shown as written while in sync.
+    if (fit.cpu !== user.cpu && parts.cpu && canon(parts.cpu.numa) === canon(fit.cpu?.numa)) {
+      parts.cpu = user.cpu === null ? (canon(parts.cpu) === canon(fit.cpu) ? null : parts.cpu) : { ...parts.cpu, numa: null };
+    }
     const domain = props.mode === "define" && props.domain ? observedDomain(props.domain, inactive, props.parts ?? {}) : props.domain;
     let autostart = props.autostart;
     if (autostart !== undefined && st.autostart !== null && st.autostart !== autostart) {

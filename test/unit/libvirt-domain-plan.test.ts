@@ -151,7 +151,8 @@ describe("originals and observed parts", () => {
     const r = reconcileOwnership(originals, { cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: { cpuset: "1" } }, numatune: { memory: { mode: "interleave" } } }, now);
     assert.deepEqual(r.originals, {
       cputune: { vcpupin: [{ vcpu: 0, cpuset: "0" }, { vcpu: 1, cpuset: "1" }], emulatorpin: { cpuset: "0-1" } },
-      numatune: { memory: { mode: "strict" } },
+      // The whole <memory>: applying a mode alone could still drop placement='auto'.
+      numatune: { memory: { mode: "strict", nodeset: "0", placement: null } },
     });
     assert.deepEqual(r.desired, { cputune: { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: { cpuset: "1" } }, numatune: { memory: { mode: "interleave" } }, osinfo: null });
     const dropped = reconcileOwnership(r.originals, { numatune: { memory: { mode: "interleave" } } }, now);
