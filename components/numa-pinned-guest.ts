@@ -92,7 +92,7 @@ function argProblems(args: Record<string, unknown>): string[] {
  * the Automation API runs inline programs more than once in one process, and a guest dropped from the
  * program must not keep its CPUs.
  */
-type LedgerEntry = { ledger: HostLedger; basis: string };
+type LedgerEntry = { ledger: HostLedger; basis: string; owners: Map<string, string> };
 const runLedgers = new WeakMap<object, Map<string, LedgerEntry>>();
 const outsideRun = new Map<string, LedgerEntry>();
 
@@ -109,16 +109,24 @@ function ledgersOfThisRun(): Map<string, LedgerEntry> {
  * A guest bringing other pools than the ledger was made from re-bases it (plans kept; `conflicts` names
  * those that no longer fit); a guest on a bare connection uses the ledger as it is.
  */
-function ledgerFor(id: string, name: string, facts: HostFacts, planned: PlannedHugepages | undefined): { ledger: HostLedger; conflicts: string[] } {
+function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHugepages | undefined): { ledger: HostLedger; conflicts: string[] } {
   const ledgers = ledgersOfThisRun();
+  // One host reached by name and by address is one host: keyed by its machine-id when the facts have one.
+  const key = facts.machineId ? `machine-id ${facts.machineId}` : id;
   const basis = planned ? JSON.stringify(planned) : "";
-  const entry = ledgers.get(id);
+  const entry = ledgers.get(key);
+  const holder = entry?.owners.get(name);
+  if (entry && holder !== undefined && holder !== resource) {
+    return { ledger: entry.ledger, conflicts: [`domain name "${name}" is already used on this host by NumaPinnedGuest "${holder}"; NumaPinnedGuest "${resource}" asks for it too (give one a different domainName)`] };
+  }
   entry?.ledger.remove(name);
+  const owners = entry?.owners ?? new Map<string, string>();
+  owners.set(name, resource);
   if (entry && (entry.basis === basis || !planned)) return { ledger: entry.ledger, conflicts: [] };
   const future = futureHostTopology(facts, planned);
   const options = { hugepagePoolNotes: future.notes };
   const next = entry ? entry.ledger.rebase(future.topology, options) : { ledger: new HostLedger(future.topology, options), conflicts: [] };
-  ledgers.set(id, { ledger: next.ledger, basis });
+  ledgers.set(key, { ledger: next.ledger, basis, owners });
   return next;
 }
 
@@ -186,7 +194,10 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const planned = args.host instanceof TunedHost ? args.host.plannedHugepages : pulumi.output(undefined);
     const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
-      const { ledger, conflicts } = ledgerFor(id, domainName, f as HostFacts, pools as PlannedHugepages | undefined);
+      const { ledger, conflicts } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHugepages | undefined);
+      if (conflicts.length && !ledger.plans.every((p) => p.name !== domainName)) {
+        return { plan: null, svg: "", problems: conflicts.map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
+      }
       const r = ledger.place({ name: domainName, ...placement });
       // Handed to the domain's check, so preview fails cleanly (a rejected output would hang an inline Automation API program).
       if (!r.ok || conflicts.length) return { plan: null, svg: "", problems: [...conflicts, ...(r.ok ? [] : r.reasons)].map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };

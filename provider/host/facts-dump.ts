@@ -119,6 +119,11 @@ export class FactsDump {
     return this.vars.get(name)?.join("\n");
   }
 
+  /** Command sections whose name starts with `prefix`, in output order: [name, lines joined]. */
+  commandsStartingWith(prefix: string): [string, string][] {
+    return [...this.cmds].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.join("\n")]);
+  }
+
   /** Output lines of a command section, undefined when the command did not run. */
   command(name: string): string | undefined {
     return this.cmds.get(name)?.join("\n");

@@ -124,6 +124,8 @@ done 2>/dev/null <"$R/proc/self/status"
 kt_file /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /proc/cmdline /proc/meminfo /proc/mounts /proc/swaps /proc/modules /proc/sys/net/ipv4/conf/all/arp_filter
 # kvmtune's journal of originals (journal.ts): who owns which key, checked at preview.
 kt_file /var/lib/kvmtune/journal
+# The host's identity: the planner keys its ledger by it, not by the address it was reached at.
+kt_file /etc/machine-id
 if [ -r "$R/proc/cpuinfo" ]; then
   printf '@@kvmtune:cmd cpuinfo-head\n'
   while IFS= read -r kt_l; do
@@ -223,7 +225,41 @@ if [ -e "$R/dev/kvm" ]; then kt_var dev-kvm yes; else kt_var dev-kvm no; fi
 kt_list /sys/module
 if kt_o=$(command -v "\${B}virsh" 2>/dev/null); then
   kt_var virsh-path "\${kt_o#"$R"}"
+  kt_vp=$kt_o
   if kt_o=$("$kt_o" --version 2>/dev/null </dev/null); then kt_var virsh-version "$kt_o"; fi
+  # Every libvirt domain, so the planner sees guests of other programs (facts-domains.ts).
+  # Cost: one virsh call per domain (dumpxml --inactive), each bounded by timeout(1)
+  # where it exists; at most 128 domains and none started after 30 s. Each XML line is
+  # printed behind '|' so no text in a domain (a <description>) can start a section.
+  kt_to=
+  kt_o=$(command -v timeout 2>/dev/null) && kt_to="$kt_o 15"
+  kt_v() { $kt_to "$kt_vp" -q -c qemu:///system "$@" 2>/dev/null </dev/null; }
+  if kt_o=$(kt_v list --all) && kt_n=$(kt_v list --all --name); then
+    printf '@@kvmtune:cmd virsh-list\n%s\n' "$kt_o"
+    kt_now
+    kt_t1=$n_now
+    kt_i=0
+    kt_left=0
+    while IFS= read -r kt_d; do
+      [ -n "$kt_d" ] || continue
+      kt_now
+      if [ "$kt_i" -ge 128 ] || { [ -n "$n_now" ] && [ -n "$kt_t1" ] && [ $((n_now - kt_t1)) -ge 3000 ]; }; then
+        kt_left=$((kt_left + 1))
+        continue
+      fi
+      kt_i=$((kt_i + 1))
+      if ! kt_x=$(kt_v dumpxml --inactive -- "$kt_d"); then kt_left=$((kt_left + 1)); continue; fi
+      printf '@@kvmtune:cmd domain-xml %s\n' "$kt_i"
+      while IFS= read -r kt_l; do printf '|%s\n' "$kt_l"; done <<KT_EOF
+$kt_x
+KT_EOF
+    done <<KT_EOF
+$kt_n
+KT_EOF
+    [ "$kt_left" -eq 0 ] || kt_var domains-left-out "$kt_left"
+  else
+    kt_var domains-unlisted yes
+  fi
 fi
 
 # Boot loader tools: PATH is walked by hand (no fork; busybox's command -v also

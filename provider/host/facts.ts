@@ -13,11 +13,13 @@ import { readBootSources, type BootSources } from "./facts-boot";
 import { readBootloader, type BootloaderFacts } from "./bootloader";
 import { JOURNAL_PATH, parseJournal, type ParsedJournal } from "./journal";
 import type { BracketChoice } from "./sysfs-parse";
+import { readHostDomains, readMachineId, type HostDomainsFacts } from "./facts-domains";
 
 export { parseBracketChoice, parseCpuList, formatCpuList } from "./sysfs-parse";
 export type { BracketChoice } from "./sysfs-parse";
 export type { BootConfFile, BootSources, TunedSources } from "./facts-boot";
 export type { BootloaderFacts } from "./bootloader";
+export type { HostDomain, HostDomainCell, HostDomainPages, HostDomainsFacts } from "./facts-domains";
 
 export interface HostFacts {
   /** /proc/sys/kernel/hostname. */
@@ -58,6 +60,10 @@ export interface HostFacts {
   bootSources: BootSources | null;
   /** Boot loader tools, GRUB configs and BLS entries; null when not read (facts from an older kvmtune). */
   bootloader: BootloaderFacts | null;
+  /** /etc/machine-id: the host's identity (one host reached by name and by address is one host); null when absent. Absent in facts from an older kvmtune. */
+  machineId?: string | null;
+  /** Every libvirt domain on the host (guests of other programs included). Absent in facts from an older kvmtune. */
+  libvirtDomains?: HostDomainsFacts;
   /** kvmtune's journal of originals on this host (who owns which key); empty when there is none, absent in facts from an older kvmtune. */
   journal?: ParsedJournal;
 }
@@ -372,6 +378,8 @@ export function parseHostFacts(output: string): HostFacts {
     bootSources: readBootSources(dump),
     bootloader: readBootloader(dump),
     journal: parseJournal(dump.file(JOURNAL_PATH)),
+    machineId: readMachineId(dump),
+    libvirtDomains: readHostDomains(dump),
   };
 }
 

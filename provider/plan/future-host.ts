@@ -104,7 +104,10 @@ export function futureHostTopology(host: HostTopology | HostFacts, planned: Plan
       const node = nodes.find((n) => n.id === id)!;
       const current = poolOf(node, sizeKiB);
       if (waits && pages > current.total) uncounted.set(id, pages);
-      current.total = waits ? Math.min(current.total, pages) : pages;
+      const total = waits ? Math.min(current.total, pages) : pages;
+      // Pages in use stay in use: the free count moves with the pool (never below 0).
+      if (current.free !== undefined) current.free = Math.max(0, current.free + total - current.total);
+      current.total = total;
     }
     if (uncounted.size) {
       const asked = perNode.length ? perNodeText(uncounted, size) : `${total!.pages} x ${size} (a host total)`;
@@ -117,7 +120,7 @@ export function futureHostTopology(host: HostTopology | HostFacts, planned: Plan
 }
 
 /** The node's pool of one size, added (empty) when the node has none yet. */
-function poolOf(node: TopologyNode, sizeKiB: number): { sizeKiB: number; total: number } {
+function poolOf(node: TopologyNode, sizeKiB: number): { sizeKiB: number; total: number; free?: number } {
   let pool = node.hugepages.find((p) => p.sizeKiB === sizeKiB);
   if (!pool) node.hugepages.push((pool = { sizeKiB, total: 0 }));
   node.hugepages.sort((a, b) => a.sizeKiB - b.sizeKiB);

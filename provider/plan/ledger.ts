@@ -5,6 +5,7 @@
  */
 import type { HostFacts } from "../host/facts";
 import { formatCpuList } from "../host/sysfs-parse";
+import type { TopologyDomain } from "./host-domains";
 import { planHugepageBudget, type HugepageBudget } from "./hugepages";
 import { planSpec } from "./placement";
 import type { PlacementOptions, PlacementPlan, PlacementResult } from "./placement-types";
@@ -18,13 +19,19 @@ const cpus = (ids: readonly number[]) => `${ids.length === 1 ? "CPU" : "CPUs"} $
 export class HostLedger {
   readonly topology: HostTopology;
   private readonly list: PlacementPlan[] = [];
-  private usage: HostUsage = hostUsage([]);
+  private usage: HostUsage;
 
   constructor(
     host: HostTopology | HostFacts,
     readonly options: PlacementOptions = {},
   ) {
     this.topology = asTopology(host);
+    this.usage = hostUsage([], this.domains);
+  }
+
+  /** The host's libvirt domains (any program's, from the facts). */
+  get domains(): readonly TopologyDomain[] {
+    return this.topology.domains ?? [];
   }
 
   /** Plans in the order they were recorded. */
@@ -34,7 +41,10 @@ export class HostLedger {
 
   /** Plans a guest against every recorded plan and records it when it fits. Throws InputError for an invalid request. */
   place(request: PlacementRequest): PlacementResult {
-    const result = planSpec(this.topology, parsePlacementRequest(request), this.list, this.usage, this.options);
+    const spec = parsePlacementRequest(request);
+    // The guest's own domain on the host (a re-plan) is replaced by the plan, not avoided.
+    const usage = this.domains.some((d) => d.name === spec.name) ? hostUsage(this.list, this.domains, [spec.name]) : this.usage;
+    const result = planSpec(this.topology, spec, this.list, usage, this.options);
     if (result.ok) this.record(result.plan);
     return result;
   }
@@ -66,6 +76,11 @@ export class HostLedger {
       if (pinned.length) out.push(`${g} wants ${cpus(pinned)} already pinned to guest ${p.name}`);
       if (kept.length) out.push(`${g} wants ${cpus(kept)} already reserved (kept idle) for guest ${p.name}`);
     }
+    for (const d of this.usage.foreign) {
+      if (d.name === plan.name) continue;
+      const held = d.vcpuCpus.filter((c) => mine.has(c));
+      if (held.length) out.push(`${g} wants ${cpus(held)} held by domain ${d.name}, not in this program`);
+    }
     const nodes = new Set([...plan.cells.map((c) => c.hostNode), ...plan.hugepages.map((h) => h.node)]);
     for (const node of [...nodes].sort((a, b) => a - b)) {
       const n = ix.nodeById.get(node);
@@ -73,7 +88,8 @@ export class HostLedger {
         out.push(`${g} wants node ${node}, which does not exist on ${host}`);
         continue;
       }
-      const room = nodeRoom(n, this.usage, plan.hugepageSizeKiB, this.options.hugepagePools);
+      const usage = this.domains.some((d) => d.name === plan.name) ? hostUsage(this.list, this.domains, [plan.name]) : this.usage;
+      const room = nodeRoom(n, usage, plan.hugepageSizeKiB, this.options.hugepagePools);
       const pages = plan.hugepages.filter((h) => h.node === node).reduce((s, h) => s + h.pages, 0);
       if (plan.hugepageSizeKiB !== null && pages > room.pages) {
         const note = this.options.hugepagePoolNotes?.[plan.hugepageSizeKiB];
@@ -106,7 +122,7 @@ export class HostLedger {
     const i = this.list.findIndex((p) => p.name === name);
     if (i < 0) return false;
     this.list.splice(i, 1);
-    this.usage = hostUsage(this.list);
+    this.usage = hostUsage(this.list, this.domains);
     return true;
   }
 
@@ -117,6 +133,7 @@ export class HostLedger {
 
   private record(plan: PlacementPlan): void {
     this.list.push(plan);
-    addUsage(this.usage, plan);
+    if (this.domains.some((d) => d.name === plan.name)) this.usage = hostUsage(this.list, this.domains);
+    else addUsage(this.usage, plan);
   }
 }

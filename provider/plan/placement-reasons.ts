@@ -64,8 +64,9 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
     const byOwner = new Map<string, number[]>();
     for (const c of spec.emulatorCpus) {
       const o = usage.owners.get(c);
-      if (!o) continue;
-      const key = o.idle ? `reserved (kept idle) for guest ${o.guest}` : `pinned to guest ${o.guest}`;
+      // Another domain's emulator or iothreads may share CPUs with this guest's emulator (housekeeping CPUs).
+      if (!o || o.foreign?.helper) continue;
+      const key = o.foreign ? `held by domain ${o.guest}, not in this program` : o.idle ? `reserved (kept idle) for guest ${o.guest}` : `pinned to guest ${o.guest}`;
       byOwner.set(key, [...(byOwner.get(key) ?? []), c]);
     }
     for (const [owner, list] of byOwner) reasons.push(`emulatorCpus: ${cpus(list)} ${list.length === 1 ? "is" : "are"} already ${owner}`);
@@ -109,7 +110,7 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
 }
 
 /** Every shortfall of one attempted split into k cells. */
-export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly NodeFit[], k: number, options: PlacementOptions): string[] {
+export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly NodeFit[], k: number, options: PlacementOptions, usage?: HostUsage): string[] {
   const out: string[] = [];
   const where = k === 1 ? "within one NUMA node" : `on each of ${k} NUMA nodes`;
   const n = spec.vcpus / k;
@@ -124,9 +125,10 @@ export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly Node
   if (cpuShort.length) {
     const cap = (f: NodeFit) => policyCapacity(f.cores, f.blocked, spec.threadPolicy, smt);
     const cores = (c: number) => `${c} whole free core${c === 1 ? "" : "s"}`;
-    if (spec.threadPolicy === "prefer") out.push(`needs ${n} CPU${n === 1 ? "" : "s"} ${where}; ${list(cpuShort, (f) => `${f.free} free`)}`);
-    else if (spec.threadPolicy === "require") out.push(`needs ${cores(n / smt)} of ${threads} (threadPolicy "require") ${where}; ${list(cpuShort, (f) => `${cap(f)}`)}`);
-    else out.push(`needs ${cores(n)} (threadPolicy "isolate") ${where}; ${list(cpuShort, (f) => `${cap(f)}`)}`);
+    const held = (f: NodeFit) => (usage ? foreignHolders(f, usage) : "");
+    if (spec.threadPolicy === "prefer") out.push(`needs ${n} CPU${n === 1 ? "" : "s"} ${where}; ${list(cpuShort, (f) => `${f.free} free${held(f)}`)}`);
+    else if (spec.threadPolicy === "require") out.push(`needs ${cores(n / smt)} of ${threads} (threadPolicy "require") ${where}; ${list(cpuShort, (f) => `${cap(f)}${held(f)}`)}`);
+    else out.push(`needs ${cores(n)} (threadPolicy "isolate") ${where}; ${list(cpuShort, (f) => `${cap(f)}${held(f)}`)}`);
   }
   const usable = fits.filter((f) => f.cpuOk && f.memOk && f.pagesOk);
   const noEmu = fits.filter((f) => f.cpuOk && !f.emuOk);
@@ -146,6 +148,20 @@ export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly Node
     out.push(`needs ${fits[0].cellMiB / (sizeKiB / 1024)} free ${spec.hugepages} hugepages ${where}; ${list(pageShort, say)}${note ? `; ${note}` : ""}`);
   }
   return out;
+}
+
+/** " (CPUs 2-3 held by domain web7, not in this program)" for a node's CPUs other programs' domains hold; "" when none. */
+function foreignHolders(f: NodeFit, usage: HostUsage): string {
+  const byDomain = new Map<string, number[]>();
+  for (const core of f.cores) {
+    for (const c of core.cpus) {
+      const o = usage.owners.get(c);
+      if (o?.foreign) byDomain.set(o.guest, [...(byDomain.get(o.guest) ?? []), c]);
+    }
+  }
+  if (byDomain.size === 0) return "";
+  const parts = [...byDomain].map(([name, ids]) => `${cpus(ids.sort((a, b) => a - b))} held by domain ${name}`);
+  return ` (${parts.join(", ")}, not in this program)`;
 }
 
 /** With guestNumaCells "auto": the node counts that were not tried because the guest does not split evenly over them. */

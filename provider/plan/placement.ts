@@ -23,7 +23,7 @@ import { hostUsage, nodeRoom, type HostUsage } from "./usage";
 export function planPlacement(host: HostTopology | HostFacts, request: PlacementRequest, placed: readonly PlacementPlan[] = [], options: PlacementOptions = {}): PlacementResult {
   const spec = parsePlacementRequest(request);
   const t = asTopology(host);
-  return planSpec(t, spec, placed, hostUsage(placed), options);
+  return planSpec(t, spec, placed, hostUsage(placed, t.domains, [spec.name]), options);
 }
 
 /** planPlacement for an already validated request and precomputed usage (HostLedger's fast path). */
@@ -55,7 +55,7 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
     failed.push({ k, fits });
   }
   // Messages are built only when nothing fits (callers trying many hosts fail often).
-  const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options));
+  const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage));
   if (cells === "auto" && fitProblems.length > 0) fitProblems.push(...skippedSplitReasons(spec, check, unit, memUnits, pageMiB));
   return { ok: false, name: spec.name, reasons: [...reasons, ...fitProblems] };
 }

@@ -4,6 +4,7 @@
  * Pure; no I/O.
  */
 import type { HostFacts, NodeDistance } from "../host/facts";
+import { planTopologyDomains, type TopologyDomain } from "./host-domains";
 
 /** One host CPU as the planner sees it. */
 export interface TopologyCpu {
@@ -20,6 +21,8 @@ export interface TopologyCpu {
 export interface TopologyHugepagePool {
   sizeKiB: number;
   total: number;
+  /** free_hugepages: what guests can take (running domains hold the rest); `total` when not given. */
+  free?: number;
 }
 
 /** One host NUMA node. */
@@ -47,6 +50,8 @@ export interface HostTopology {
   pdpe1gb: boolean;
   /** CPUs isolated from the scheduler (isolcpus=); used by housekeepingCpus "non-isolated". */
   isolated: number[];
+  /** Libvirt domains already on the host (any program's); none when not given. */
+  domains?: TopologyDomain[];
 }
 
 /** Reduces HostFacts to a HostTopology (pure). Unknown memory sizes count as 0. */
@@ -68,11 +73,12 @@ export function topologyFromFacts(facts: HostFacts): HostTopology {
       id: n.id,
       memTotalMiB: Math.floor((n.memTotalKiB ?? 0) / 1024),
       distances: n.distances.map((d) => ({ ...d })),
-      hugepages: n.hugepages.map((p) => ({ sizeKiB: p.sizeKiB, total: p.total ?? 0 })),
+      hugepages: n.hugepages.map((p) => ({ sizeKiB: p.sizeKiB, total: p.total ?? 0, free: p.free ?? p.total ?? 0 })),
     })),
     hugepageSizesKiB: [...sizes].sort((a, b) => a - b),
     pdpe1gb: facts.cpu.flags.pdpe1gb,
     isolated: [...facts.cpu.isolated],
+    domains: planTopologyDomains(facts.libvirtDomains?.domains ?? [], facts.numaNodes.map((n) => n.id), facts.memory.defaultHugepageSizeKiB),
   };
 }
 
