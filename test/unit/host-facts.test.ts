@@ -23,6 +23,8 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 /** Facts of a dump with nothing in it: every field at its "not reported" value. */
 const EMPTY: HostFacts = {
   hostname: null,
+  machineId: null,
+  libvirtDomains: { listed: false, domains: [], problems: [] },
   kernel: { release: null, cmdline: null },
   uid: null,
   cpu: {
