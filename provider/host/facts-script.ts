@@ -233,7 +233,8 @@ if kt_o=$(command -v "\${B}virsh" 2>/dev/null); then
   # printed behind '|' so no text in a domain (a <description>) can start a section.
   kt_to=
   kt_o=$(command -v timeout 2>/dev/null) && kt_to="$kt_o 15"
-  kt_v() { $kt_to "$kt_vp" -q -c qemu:///system "$@" 2>/dev/null </dev/null; }
+  # LC_ALL=C: the state column ("shut off") is translated in other locales.
+  kt_v() { LC_ALL=C $kt_to "$kt_vp" -q -c qemu:///system "$@" 2>/dev/null </dev/null; }
   if kt_o=$(kt_v list --all) && kt_n=$(kt_v list --all --name); then
     printf '@@kvmtune:cmd virsh-list\n%s\n' "$kt_o"
     kt_now

@@ -83,12 +83,38 @@ describe("NumaPinnedGuest component (mocks)", function () {
     );
   });
 
+  describe("one host, whatever it is called", () => {
+    const same = { ...facts, machineId: "0a0b0c0d0e0f4a4b8c8d9e9f00112233" };
+    const domainOf = async (name: string) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return registered.find((r) => r.name === `${name}-domain`)!.inputs;
+    };
+
+    it("a host reached by name and by address shares one ledger (keyed by its machine-id): no CPU twice", async () => {
+      const byName = new kvmtune.NumaPinnedGuest("m-a", { host: { host: "hv01.example.net", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: same, vcpus: 4, memoryMiB: 1024 });
+      const byIp = new kvmtune.NumaPinnedGuest("m-b", { host: { host: "10.3.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: same, vcpus: 4, memoryMiB: 1024 });
+      const [a, b] = await Promise.all([unwrap(byName.plan), unwrap(byIp.plan)]);
+      assert.deepEqual(a.reservedCpus.filter((c: number) => b.reservedCpus.includes(c)), []);
+    });
+
+    it("refuses one domainName for two guests of the program, naming both", async () => {
+      new kvmtune.NumaPinnedGuest("n-a", { host: { host: "10.3.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: same, domainName: "dup", vcpus: 2, memoryMiB: 512 });
+      new kvmtune.NumaPinnedGuest("n-b", { host: { host: "10.3.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: same, domainName: "dup", vcpus: 2, memoryMiB: 512 });
+      assert.deepEqual((await domainOf("n-a")).planProblems, []);
+      assert.deepEqual((await domainOf("n-b")).planProblems, [
+        `placement of NumaPinnedGuest "n-b" on 10.3.0.1:22: domain name "dup" is already used on this host by NumaPinnedGuest "n-a"; NumaPinnedGuest "n-b" asks for it too (give one a different domainName)`,
+      ]);
+    });
+  });
+
   describe("on a TunedHost of the same program (its pools count as the host's future state)", () => {
     // hv01 before its first tuning: no hugepages in any pool.
     const fresh = JSON.parse(JSON.stringify(facts)) as typeof facts;
     for (const pool of [...fresh.memory.hugepages, ...fresh.numaNodes.flatMap((n) => n.hugepages)]) Object.assign(pool, { total: 0, free: 0 });
+    // One machine per address: the ledger is keyed by the host's machine-id.
+    const factsOf = (host: string) => ({ ...fresh, machineId: `fresh-${host}` });
     const tuned = (host: string, hugepages: Record<string, unknown>, reboot?: "never" | "when-pending") =>
-      new kvmtune.TunedHost(`tuned-${host}`, { connection: { host, privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, hugepages, reboot, facts: fresh });
+      new kvmtune.TunedHost(`tuned-${host}`, { connection: { host, privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, hugepages, reboot, facts: factsOf(host) });
     const domainOf = async (name: string) => {
       await new Promise((r) => setTimeout(r, 100));
       return registered.find((r) => r.name === `${name}-domain`)!.inputs;
@@ -97,18 +123,18 @@ describe("NumaPinnedGuest component (mocks)", function () {
     it("plans 2M guests against the pools the TunedHost creates, sharing one ledger: the second guest takes the other node", async () => {
       const hv = tuned("10.2.0.1", { "2M": [64, 64] });
       assert.deepEqual(await unwrap(hv.plannedHugepages), { tunedHost: "tuned-10.2.0.1", reboot: "never", pools: [{ size: "2M", node: 0, pages: 64 }, { size: "2M", node: 1, pages: 64 }] });
-      const a = new kvmtune.NumaPinnedGuest("fut-a", { host: hv, facts: fresh, vcpus: 2, memoryMiB: 128, hugepages: "2M" });
-      const b = new kvmtune.NumaPinnedGuest("fut-b", { host: hv, facts: fresh, vcpus: 2, memoryMiB: 128, hugepages: "2M" });
+      const a = new kvmtune.NumaPinnedGuest("fut-a", { host: hv, facts: factsOf("10.2.0.1"), vcpus: 2, memoryMiB: 128, hugepages: "2M" });
+      const b = new kvmtune.NumaPinnedGuest("fut-b", { host: hv, facts: factsOf("10.2.0.1"), vcpus: 2, memoryMiB: 128, hugepages: "2M" });
       const [pa, pb] = await Promise.all([unwrap(a.plan), unwrap(b.plan)]);
       assert.deepEqual([...pa.hugepages, ...pb.hugepages].map((h) => h.node).sort(), [0, 1]);
       assert.deepEqual(pa.hugepages.map((h) => h.pages), [64]);
       assert.deepEqual((await domainOf("fut-a")).planProblems, []);
       // Both nodes' future pools are taken now; the same guest on the bare host has no pool at all.
-      new kvmtune.NumaPinnedGuest("fut-c", { host: hv, facts: fresh, vcpus: 2, memoryMiB: 128, hugepages: "2M", guestNumaCells: 1 });
+      new kvmtune.NumaPinnedGuest("fut-c", { host: hv, facts: factsOf("10.2.0.1"), vcpus: 2, memoryMiB: 128, hugepages: "2M", guestNumaCells: 1 });
       assert.deepEqual((await domainOf("fut-c")).planProblems, [
         `placement of NumaPinnedGuest "fut-c" on 10.2.0.1:22: needs 64 free 2M hugepages within one NUMA node; nodes 0-1 have 0 of 64 free`,
       ]);
-      new kvmtune.NumaPinnedGuest("bare-a", { host: { host: "10.2.0.2", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: fresh, vcpus: 2, memoryMiB: 128, hugepages: "2M", guestNumaCells: 1 });
+      new kvmtune.NumaPinnedGuest("bare-a", { host: { host: "10.2.0.2", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: factsOf("10.2.0.2"), vcpus: 2, memoryMiB: 128, hugepages: "2M", guestNumaCells: 1 });
       assert.deepEqual((await domainOf("bare-a")).planProblems, [
         `placement of NumaPinnedGuest "bare-a" on 10.2.0.2:22: needs 64 free 2M hugepages within one NUMA node; nodes 0-1 have 0 of 0 free`,
       ]);
@@ -116,7 +142,7 @@ describe("NumaPinnedGuest component (mocks)", function () {
 
     it("refuses a 1G guest when the TunedHost's 1G pools wait for a reboot it will not do, and says so", async () => {
       const hv = tuned("10.2.0.3", { "1G": [16, 16] });
-      new kvmtune.NumaPinnedGuest("fut-1g", { host: hv, facts: fresh, vcpus: 4, memoryMiB: 16384, hugepages: "1G" });
+      new kvmtune.NumaPinnedGuest("fut-1g", { host: hv, facts: factsOf("10.2.0.3"), vcpus: 4, memoryMiB: 16384, hugepages: "1G" });
       const why = `TunedHost "tuned-10.2.0.3" asks for 16 x 1G on nodes 0-1, but 1G pools are reserved at boot and it has reboot: "never" (set reboot: "when-pending", or reboot the host and run again)`;
       const domain = await domainOf("fut-1g");
       assert.deepEqual(domain.parts, {});
@@ -126,14 +152,14 @@ describe("NumaPinnedGuest component (mocks)", function () {
       ]);
       // With reboot: "when-pending" the host is rebooted before the domain is defined: the pools count.
       const rebooting = tuned("10.2.0.4", { "1G": [16, 16] }, "when-pending");
-      const ok = new kvmtune.NumaPinnedGuest("fut-1g-ok", { host: rebooting, facts: fresh, vcpus: 4, memoryMiB: 16384, hugepages: "1G" });
+      const ok = new kvmtune.NumaPinnedGuest("fut-1g-ok", { host: rebooting, facts: factsOf("10.2.0.4"), vcpus: 4, memoryMiB: 16384, hugepages: "1G" });
       assert.deepEqual((await unwrap(ok.plan)).hugepages.map((h) => h.pages), [16]);
     });
 
     it("lockedMemory: true puts <locked/> in the LibvirtDomain's memoryBacking part", async () => {
       const hv = tuned("10.2.0.5", { "2M": [64, 64] });
-      new kvmtune.NumaPinnedGuest("locked1", { host: hv, facts: fresh, vcpus: 2, memoryMiB: 128, hugepages: "2M", lockedMemory: true });
-      new kvmtune.NumaPinnedGuest("locked2", { host: hv, facts: fresh, vcpus: 2, memoryMiB: 128, lockedMemory: true });
+      new kvmtune.NumaPinnedGuest("locked1", { host: hv, facts: factsOf("10.2.0.5"), vcpus: 2, memoryMiB: 128, hugepages: "2M", lockedMemory: true });
+      new kvmtune.NumaPinnedGuest("locked2", { host: hv, facts: factsOf("10.2.0.5"), vcpus: 2, memoryMiB: 128, lockedMemory: true });
       assert.deepEqual((await domainOf("locked1")).parts.memoryBacking, { hugepages: [{ size: 2048, unit: "KiB" }], locked: true });
       assert.deepEqual((await domainOf("locked2")).parts.memoryBacking, { hugepages: null, locked: true });
     });

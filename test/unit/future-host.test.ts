@@ -66,8 +66,8 @@ describe("futureHostTopology", () => {
     for (const n of facts.numaNodes) n.hugepages = n.hugepages.filter((p) => p.sizeKiB !== 2048);
     const { topology } = futureHostTopology(facts, planned({ "2M": [10, 20] }));
     assert.deepEqual(topology.nodes.map((n) => n.hugepages), [
-      [{ sizeKiB: 2048, total: 10 }, { sizeKiB: 1048576, total: 8 }],
-      [{ sizeKiB: 2048, total: 20 }, { sizeKiB: 1048576, total: 8 }],
+      [{ sizeKiB: 2048, total: 10 }, { sizeKiB: 1048576, total: 8, free: 4 }],
+      [{ sizeKiB: 2048, total: 20 }, { sizeKiB: 1048576, total: 8, free: 8 }],
     ]);
   });
 

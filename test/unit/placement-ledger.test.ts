@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHostFacts } from "../../provider/host/facts";
 import { HostLedger, planHugepageBudget, planPlacement, topologyFromFacts, type PlacementPlan } from "../../provider/plan";
-import { hv01 } from "../fixtures/topologies/named";
+import { hv01, hv01AsCaptured } from "../fixtures/topologies/named";
 
 const facts = (name: string) => parseHostFacts(readFileSync(join(__dirname, "../fixtures/facts", name), "utf8"));
 
@@ -27,13 +27,14 @@ describe("topologyFromFacts", () => {
         id: 0,
         memTotalMiB: 128808,
         distances: [{ node: 0, distance: 10 }, { node: 1, distance: 21 }],
-        hugepages: [{ sizeKiB: 2048, total: 1024 }, { sizeKiB: 1048576, total: 8 }],
+        // Pools with what is free now: pages in use are not planned again.
+        hugepages: [{ sizeKiB: 2048, total: 1024, free: 512 }, { sizeKiB: 1048576, total: 8, free: 4 }],
       },
       {
         id: 1,
         memTotalMiB: 129020,
         distances: [{ node: 0, distance: 21 }, { node: 1, distance: 10 }],
-        hugepages: [{ sizeKiB: 2048, total: 1024 }, { sizeKiB: 1048576, total: 8 }],
+        hugepages: [{ sizeKiB: 2048, total: 1024, free: 1024 }, { sizeKiB: 1048576, total: 8, free: 8 }],
       },
     ]);
     assert.deepEqual([t.hostname, t.hugepageSizesKiB, t.pdpe1gb, t.isolated], ["hv01", [2048, 1048576], true, [2, 3, 10, 11]]);
@@ -43,17 +44,28 @@ describe("topologyFromFacts", () => {
     assert.deepEqual(topologyFromFacts(facts("tiny-no-numa.txt")), {
       hostname: "tiny",
       cpus: [0, 1, 2, 3].map((id) => ({ id, online: true, node: 0, siblings: [id] })),
-      nodes: [{ id: 0, memTotalMiB: 1968, distances: [{ node: 0, distance: 10 }], hugepages: [{ sizeKiB: 2048, total: 64 }] }],
+      nodes: [{ id: 0, memTotalMiB: 1968, distances: [{ node: 0, distance: 10 }], hugepages: [{ sizeKiB: 2048, total: 64, free: 64 }] }],
       hugepageSizesKiB: [2048],
       pdpe1gb: false,
       isolated: [],
+      domains: [],
     });
   });
 
   it("planPlacement and HostLedger take HostFacts directly, with the same result", () => {
     const req = { name: "db1", vcpus: 6, memoryMiB: 4096, hugepages: "2M" as const };
-    assert.deepEqual(planPlacement(facts("hv01-2socket.txt"), req), planPlacement(hv01(), req));
-    assert.deepEqual(new HostLedger(facts("hv01-2socket.txt")).place(req), planPlacement(hv01(), req));
+    assert.deepEqual(planPlacement(facts("hv01-2socket.txt"), req), planPlacement(hv01AsCaptured(), req));
+    assert.deepEqual(new HostLedger(facts("hv01-2socket.txt")).place(req), planPlacement(hv01AsCaptured(), req));
+  });
+
+  it("plans hugepages against the pages free now, and a refusal states the free count", () => {
+    // node0 has 512 of 1024 2M pages free: a 1.5 GiB guest only fits node1.
+    const r = planPlacement(hv01AsCaptured(), { name: "db1", vcpus: 2, memoryMiB: 1536, hugepages: "2M", guestNumaCells: 1 });
+    assert.ok(r.ok);
+    assert.deepEqual(r.plan.hugepages, [{ node: 1, sizeKiB: 2048, pages: 768 }]);
+    const big = planPlacement(hv01AsCaptured(), { name: "db2", vcpus: 2, memoryMiB: 2560, hugepages: "2M", guestNumaCells: 1 });
+    assert.ok(!big.ok);
+    assert.deepEqual(big.reasons, ["needs 1280 free 2M hugepages within one NUMA node; node0 has 512 of 1024 free, node1 has 1024 of 1024 free"]);
   });
 });
 

@@ -192,3 +192,46 @@ describe("placement properties (seeded random hosts and guests)", () => {
     for (const policy of ["prefer", "isolate", "require"]) for (const emu of ["share", "isolate"]) for (const where of ["one", "span"]) assert.ok((fittedBy.get(`${policy}/${emu}/${where}`) ?? 0) > 0, `${policy}/${emu}/${where} covered`);
   });
 });
+
+describe("placement properties beside other programs' domains (seeded)", () => {
+  it("no guest gets a CPU a foreign domain's vCPUs, emulator or iothreads are pinned to, nor hugepages beyond what is free", function () {
+    this.timeout(60_000);
+    const r = prng(20261204);
+    let placed = 0;
+    for (let h = 0; h < 200; h++) {
+      const base = randomHost(r);
+      const online = base.cpus.filter((c) => c.online).map((c) => c.id);
+      const nodes = base.nodes.map((n) => n.id);
+      // Some pages of each pool are in use by running domains; shut-off ones claim more at their next start.
+      for (const n of base.nodes) for (const p of n.hugepages) p.free = r.int(0, p.total);
+      const domains = Array.from({ length: r.int(1, 4) }, (_, i) => ({
+        name: `foreign${i}`,
+        active: r.next() < 0.6,
+        vcpuCpus: r.subset(online, 0.15),
+        helperCpus: r.subset(online, 0.05),
+        hugepages: r.next() < 0.5 ? [] : [{ node: r.pick(nodes), sizeKiB: 2048, pages: r.int(0, 64) }],
+        normalMiB: [],
+      }));
+      const t: HostTopology = { ...base, domains };
+      const taken = new Set(domains.flatMap((d) => [...d.vcpuCpus, ...d.helperCpus]));
+      const ledger = new HostLedger(t);
+      for (let i = 0; i < r.int(1, 8); i++) {
+        const res = ledger.place(randomRequest(r, t, `g${i}`));
+        if (!res.ok) continue;
+        placed++;
+        assert.deepEqual(res.plan.vcpuPins.filter((c) => taken.has(c)), [], `host ${h} g${i}: vCPUs on a foreign domain's CPUs`);
+        assert.deepEqual(res.plan.reservedCpus.filter((c) => domains.some((d) => d.vcpuCpus.includes(c))), [], `host ${h} g${i}: reserved a foreign vCPU's CPU`);
+      }
+      // Pages planned per node and size never exceed the free pages less the shut-off domains' claims.
+      for (const n of t.nodes) {
+        for (const pool of n.hugepages) {
+          const planned = ledger.plans.flatMap((p) => p.hugepages).filter((x) => x.node === n.id && x.sizeKiB === pool.sizeKiB).reduce((s, x) => s + x.pages, 0);
+          const claimed = domains.filter((d) => !d.active).flatMap((d) => d.hugepages).filter((x) => x.node === n.id && x.sizeKiB === pool.sizeKiB).reduce((s, x) => s + x.pages, 0);
+          assert.ok(planned <= Math.max(0, (pool.free ?? pool.total) - claimed), `host ${h} node${n.id} ${pool.sizeKiB} KiB: ${planned} planned, ${pool.free} free, ${claimed} claimed`);
+        }
+      }
+    }
+    console.log(`      ${placed} guests placed beside foreign domains on 200 hosts`);
+    assert.ok(placed >= 100, `${placed} placed`);
+  });
+});

@@ -1,0 +1,51 @@
+// The planner sees the whole host: libvirt domains of other programs (from the
+// facts read) hold their CPUs and hugepages. Fixture hv02: hv01's hardware with
+// web7 running (vCPUs on 2-3, emulator on 0-1, 512 x 2M on node0) and old9 shut
+// off (<vcpu cpuset='12-13'>, 4 x 1G on node1).
+import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseHostFacts } from "../../provider/host/facts";
+import { HostLedger } from "../../provider/plan/ledger";
+import { planPlacement } from "../../provider/plan/placement";
+import type { PlacementResult } from "../../provider/plan/placement-types";
+
+const hv02 = () => parseHostFacts(readFileSync(join(__dirname, "../fixtures/facts/hv02-domains.txt"), "utf8"));
+const plan = (r: PlacementResult) => (r.ok ? { pins: r.plan.vcpuPins, hugepages: r.plan.hugepages } : r.reasons);
+
+describe("placement beside other programs' domains", () => {
+  it("facts name every domain with its pins, numatune and hugepage backing, and the host's machine-id", () => {
+    const f = hv02();
+    assert.equal(f.machineId, "5f0c0de2a0b14c6e9d0f1b2c3d4e5f02");
+    assert.deepEqual(f.libvirtDomains?.domains.map((d) => [d.name, d.state, d.vcpuCpus, d.emulatorCpus, d.nodeset, (d.hugepages ?? []).map((h) => h.sizeKiB)]), [
+      ["old9", "shut off", [12, 13], null, [1], [1048576]],
+      ["web7", "running", [2, 3], [0, 1], [0], [2048]],
+    ]);
+  });
+
+  it("never gives their CPUs to a guest, and the refusal names who holds them", () => {
+    assert.deepEqual(plan(planPlacement(hv02(), { name: "a", vcpus: 4, memoryMiB: 1024, nodes: [0] })), [
+      "needs 4 CPUs within one NUMA node; node0 has 3 free (CPUs 0-3 held by domain web7, not in this program)",
+    ]);
+    assert.deepEqual(plan(planPlacement(hv02(), { name: "b", vcpus: 2, memoryMiB: 1024, nodes: [0] })), { pins: [9, 10], hugepages: [] });
+  });
+
+  it("plans hugepages against free pages less a shut-off domain's claim; a running domain's are already out of the free count", () => {
+    // node0: web7 runs on 512 of 1024 2M pages; the other 512 are free.
+    assert.deepEqual(plan(planPlacement(hv02(), { name: "b", vcpus: 2, memoryMiB: 1024, hugepages: "2M", nodes: [0] })), { pins: [9, 10], hugepages: [{ node: 0, sizeKiB: 2048, pages: 512 }] });
+    // node1: 8 x 1G free, old9 (shut off) will want 4 of them at its next start.
+    assert.deepEqual(plan(planPlacement(hv02(), { name: "c", vcpus: 2, memoryMiB: 8192, hugepages: "1G", nodes: [1] })), ["needs 8 free 1G hugepages within one NUMA node; node1 has 4 of 8 free"]);
+  });
+
+  it("a domain with the guest's own name is that guest: its plan replaces it instead of avoiding it", () => {
+    // Re-planning old9 on every run must not collide with old9 itself (its CPUs and 1G pages are its own).
+    assert.deepEqual(plan(planPlacement(hv02(), { name: "old9", vcpus: 2, memoryMiB: 8192, hugepages: "1G", nodes: [1] })), { pins: [4, 12], hugepages: [{ node: 1, sizeKiB: 1048576, pages: 8 }] });
+  });
+
+  it("a plan read back from state that sits on another domain's CPUs is refused, naming it", () => {
+    const ledger = new HostLedger(hv02());
+    const ok = planPlacement(hv02(), { name: "z", vcpus: 2, memoryMiB: 1024, nodes: [1] });
+    assert.ok(ok.ok);
+    assert.deepEqual(ledger.add({ ...ok.plan, vcpuPins: [2, 3], reservedCpus: [2, 3] }), ["guest z wants CPUs 2-3 held by domain web7, not in this program"]);
+  });
+});
