@@ -88,6 +88,16 @@ describe("libvirt on a whole host: hugepage-backed guests from TunedHost pools, 
   const up = () => engine.run((onOutput) => engine.stack.up({ onOutput }));
   const clean = () => engine.run((onOutput) => engine.stack.preview({ onOutput, refresh: true, expectNoChanges: true }));
 
+  it("a domain made by hand holds its CPUs: a guest that needs them is refused at preview, naming it", async () => {
+    // Shut off, never started: only its <vcpu cpuset> says where it will run.
+    await host.sh(`printf '%s' "<domain type='qemu'><name>hand1</name><memory unit='MiB'>64</memory><vcpu placement='static' cpuset='4-7'>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>" > /tmp/hand1.xml && virsh -q -c qemu:///system define /tmp/hand1.xml >/dev/null`);
+    guests = { gx: { nodes: [1] } };
+    await assert.rejects(engine.run((onOutput) => engine.stack.preview({ onOutput })));
+    assert.match(engine.output(), /needs 1 CPU within one NUMA node; node1 has 0 free \(CPUs 4-7 held by domain hand1, not in this program\)/);
+    await host.sh("virsh -q -c qemu:///system undefine hand1 >/dev/null");
+    guests = {};
+  });
+
   it("starts a hugepage-backed, locked guest from the per-node pools the TunedHost in the same up creates, pinned in its cgroups", async () => {
     // A fresh host: no pools yet. Planning counts the ones the TunedHost will make.
     assert.equal((await host.sh("cat /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages")).trim(), "0");
