@@ -110,18 +110,18 @@ async function main(): Promise<void> {
       for (let i = 0; i < READ_ROUNDS; i++) {
         resetTransportCounts();
         let t0 = performance.now();
-        const st = await withSession(conn, (s) => readDomainState(sized(s, out), names[0]));
+        const st = await withSession(conn, (s) => readDomainState(sized(s, out), names[0], { placement: true }));
         connect.push(performance.now() - t0);
         const c = transportCounts(target);
         counts[withAll ? "read8" : "read1"] = `${c.connections} connection(s), ${c.commands} command(s) per read`;
         if (!st.observed) throw new Error(`no measured placement for ${names[0]} (state ${st.state})`);
         await withSession(conn, async (s) => {
           t0 = performance.now();
-          await readDomainState(s, names[0]);
+          await readDomainState(s, names[0], { placement: true });
           command.push(performance.now() - t0);
           if (!withAll) return;
           t0 = performance.now();
-          for (const n of names) await readDomainState(s, n);
+          for (const n of names) await readDomainState(s, n, { placement: true });
           all.push(performance.now() - t0);
         });
       }
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
         // 3a. Reads with one guest on the host, and the placement step's raw size.
         await readRounds(oneRead, false);
         await inHostRounds(oneRead, "placement1");
-        const st = await withSession(conn, (s) => readDomainState(s, name));
+        const st = await withSession(conn, (s) => readDomainState(s, name, { placement: true }));
         const mem = st.observed!.guestMemory.map((m) => `${m.mib} MiB on node${m.node} in ${m.pageSizeKiB} KiB pages`).join(", ");
         console.log(`(check: ${name} ${st.state}, vcpu0 on ${st.observed!.vcpus.map((v) => v.allowedCpus).join(",")}, emulator on ${st.observed!.emulator.allowedCpus}, guest RAM ${mem})`);
       }

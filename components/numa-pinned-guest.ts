@@ -109,7 +109,7 @@ function ledgersOfThisRun(): Map<string, LedgerEntry> {
  * A guest bringing other pools than the ledger was made from re-bases it (plans kept; `conflicts` names
  * those that no longer fit); a guest on a bare connection uses the ledger as it is.
  */
-function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHugepages | undefined): { ledger: HostLedger; conflicts: string[] } {
+function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHugepages | undefined): { ledger: HostLedger; conflicts: string[]; duplicate?: string } {
   const ledgers = ledgersOfThisRun();
   // One host reached by name and by address is one host: keyed by its machine-id when the facts have one.
   const key = facts.machineId ? `machine-id ${facts.machineId}` : id;
@@ -117,7 +117,7 @@ function ledgerFor(id: string, resource: string, name: string, facts: HostFacts,
   const entry = ledgers.get(key);
   const holder = entry?.owners.get(name);
   if (entry && holder !== undefined && holder !== resource) {
-    return { ledger: entry.ledger, conflicts: [`domain name "${name}" is already used on this host by NumaPinnedGuest "${holder}"; NumaPinnedGuest "${resource}" asks for it too (give one a different domainName)`] };
+    return { ledger: entry.ledger, conflicts: [], duplicate: `domain name "${name}" is already used on this host by NumaPinnedGuest "${holder}"; NumaPinnedGuest "${resource}" asks for it too (give one a different domainName)` };
   }
   entry?.ledger.remove(name);
   const owners = entry?.owners ?? new Map<string, string>();
@@ -194,10 +194,9 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const planned = args.host instanceof TunedHost ? args.host.plannedHugepages : pulumi.output(undefined);
     const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
-      const { ledger, conflicts } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHugepages | undefined);
-      if (conflicts.length && !ledger.plans.every((p) => p.name !== domainName)) {
-        return { plan: null, svg: "", problems: conflicts.map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
-      }
+      const { ledger, conflicts, duplicate } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHugepages | undefined);
+      // The other guest keeps its plan under that name; this one is not placed at all.
+      if (duplicate) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${duplicate}`] };
       const r = ledger.place({ name: domainName, ...placement });
       // Handed to the domain's check, so preview fails cleanly (a rejected output would hang an inline Automation API program).
       if (!r.ok || conflicts.length) return { plan: null, svg: "", problems: [...conflicts, ...(r.ok ? [] : r.reasons)].map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };

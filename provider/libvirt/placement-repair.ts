@@ -21,8 +21,8 @@ export interface PlacementRepair {
 
 const NONE: PlacementRepair = { drift: [], needsRestart: [] };
 
-/** The guest's `<memory>` in MiB, when the desired parts own it. */
-export function desiredMemoryMiB(desired: Partial<OwnedParts>): number | undefined {
+/** The guest's `<memory>` in MiB, when the parts have it. */
+export function memoryMiBOf(desired: Partial<OwnedParts>): number | undefined {
   const m = desired.memory;
   return m ? Number(sizeInBytes(m.value, m.unit) / 1048576n) : undefined;
 }
@@ -30,7 +30,7 @@ export function desiredMemoryMiB(desired: Partial<OwnedParts>): number | undefin
 /** Plans the repair of what `observed` shows against `desired` (pure). */
 export function planPlacementRepair(desired: Partial<OwnedParts>, observed: ObservedPlacement | null, cpusetCgroup: boolean): PlacementRepair {
   if (!observed) return NONE;
-  const memoryMiB = desiredMemoryMiB(desired);
+  const memoryMiB = memoryMiBOf(desired);
   const drift = diffPlacement(desired, observed, memoryMiB !== undefined ? { memoryMiB } : {});
   const memory = diffMemoryNodes(desired.numatune, observed);
   const pages = diffHugepages(desired.memoryBacking?.hugepages, observed, memoryMiB);

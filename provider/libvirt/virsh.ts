@@ -10,7 +10,8 @@ import type { JournalOp } from "../host/journal-plan";
 import { APPLY_SCRIPT, describeOp, encodeOps, OPS_END, parseApplyOutput } from "../host/knobs/remote";
 import { parseAutostart, parseLivePins, parseNodeCpuMap, parseSteps, virshError, type LivePins, type StepResult } from "./virsh-output";
 import type { CputunePart } from "./types";
-import { isCpuset, sizeInBytes } from "./values";
+import { isCpuset } from "./values";
+import { memoryMiBOf } from "./placement-repair";
 import { parseDomainXml } from "./dom";
 import { readOwnedParts } from "./parts-read";
 import { parseObservedPlacement, PLACEMENT_SCRIPT, type ObservedPlacement } from "./placement-observed";
@@ -50,7 +51,8 @@ ${PLACEMENT_SCRIPT}}
 
 // emit KEY CMD...: runs CMD, prints KEY, exit code, base64 stdout and stderr; leaves $o and $rc.
 // The trailing x keeps the output's final newlines, which $(...) would strip.
-const READ_SCRIPT = `${PRELUDE}${PLACEMENT_FN}emit() { k=$1; shift; o=$("$@" 2>"$t"; rc=$?; printf x; exit $rc); rc=$?; o=\${o%x}; printf '%s %s %s %s\\n' "$k" "$rc" "$(printf '%s' "$o" | base64 -w0)" "$(base64 -w0 < "$t")"; }
+const READ_SCRIPT = `${PRELUDE}IFS= read -r want || want=
+${PLACEMENT_FN}emit() { k=$1; shift; o=$("$@" 2>"$t"; rc=$?; printf x; exit $rc); rc=$?; o=\${o%x}; printf '%s %s %s %s\\n' "$k" "$rc" "$(printf '%s' "$o" | base64 -w0)" "$(base64 -w0 < "$t")"; }
 emit cpumap v nodecpumap --pretty
 emit list v list --all --name
 emit journal cat ${JOURNAL_PATH}
@@ -65,7 +67,7 @@ case "$st" in
      emit vcpupin v vcpupin --live -- "$name"
      emit emulatorpin v emulatorpin --live -- "$name"
      emit iothreads v iothreadinfo --live -- "$name"
-     emit placement placement ;;
+     if [ "$want" = placement ]; then emit placement placement; fi ;;
 esac
 `;
 
@@ -97,10 +99,13 @@ function must(steps: Map<string, StepResult>, key: string, what: string, target:
   return s.stdout;
 }
 
-/** Existence, state, inactive and live XML and live pinning of one domain: one command. */
-export async function readDomainState(session: RemoteSession, name: string): Promise<DomainState> {
+/**
+ * Existence, state, inactive and live XML and live pinning of one domain: one command. With `placement`,
+ * the same command also measures where the running guest is (observed, cpusetCgroup); device reads skip it.
+ */
+export async function readDomainState(session: RemoteSession, name: string, opts: { placement?: boolean } = {}): Promise<DomainState> {
   checkName(name);
-  const r = await session.run(READ_SCRIPT, { stdin: `${name}\n`, label: "read domain" });
+  const r = await session.run(READ_SCRIPT, { stdin: `${name}\n${opts.placement ? "placement" : "-"}\n`, label: "read domain" });
   if (r.code !== 0) throw new Error(`reading domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
   const steps = parseSteps(r.stdout, true);
   const t = session.target;
@@ -135,8 +140,7 @@ export async function readDomainState(session: RemoteSession, name: string): Pro
 /** The placement step's result, or null when QEMU's pid could not be read (not libvirt's system instance, gone meanwhile). */
 function readObserved(step: StepResult | undefined, liveXml: string): ObservedPlacement | null {
   if (!step || step.code !== 0 || step.stdout.startsWith("P -")) return null;
-  const memory = readOwnedParts(parseDomainXml(liveXml)).memory;
-  const memoryMiB = memory ? Number(sizeInBytes(memory.value, memory.unit)) / 1048576 : undefined;
+  const memoryMiB = memoryMiBOf(readOwnedParts(parseDomainXml(liveXml)));
   return parseObservedPlacement(step.stdout, memoryMiB !== undefined ? { memoryMiB } : {});
 }
 

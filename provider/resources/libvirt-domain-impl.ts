@@ -141,7 +141,7 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
       if (err instanceof VirshStepError && err.done.length > 0) partial(`${err.message} (done before it: ${err.done.join(", ")})`);
       throw err;
     }
-    after = await readDomainState(s, name);
+    after = await readDomainState(s, name, MEASURED);
   }
   const wrong = after.inactiveXml ? diffOwnedParts(c.desired, readOwnedParts(parseDomainXml(after.inactiveXml))) : [];
   const live = liveView(after, c.desired);
@@ -176,6 +176,9 @@ function unexplainedPlacement(olds: Partial<LibvirtDomainOutputs>): boolean {
   return (olds.placementDrift ?? []).some((l) => !waiting.has(l));
 }
 
+/** LibvirtDomain reads measure the running guest's placement in the same command. */
+const MEASURED = { placement: true };
+
 function uuidOf(xml: string | null): string | null {
   return xml ? /<uuid>([0-9a-f-]{36})<\/uuid>/.exec(xml)?.[1] ?? null : null;
 }
@@ -193,7 +196,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
   const id = `${target(inputs)}/${inputs.name}`;
   let desired = effectiveParts(inputs);
   return withSession(inputs.connection, async (s) => {
-    const st = await readDomainState(s, inputs.name);
+    const st = await readDomainState(s, inputs.name, MEASURED);
     const view = journalOf(st, inputs, s.target);
     const stale = { parts: {}, start: false };
     if (inputs.mode === "define") {
@@ -219,7 +222,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
 
 export async function update(id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs): Promise<pulumi.dynamic.UpdateResult> {
   return withSession(news.connection, async (s) => {
-    const st = await readDomainState(s, news.name);
+    const st = await readDomainState(s, news.name, MEASURED);
     if (!st.exists) {
       throw new Error(`domain '${news.name}' no longer exists on ${s.target}; run 'pulumi refresh' (it drops the resource from the state), then 'pulumi up' to ${news.mode === "define" ? "define" : "adopt"} it again`);
     }
@@ -254,7 +257,7 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
  */
 export async function read(id: string, props: LibvirtDomainOutputs): Promise<pulumi.dynamic.ReadResult> {
   return withSession(props.connection, async (s) => {
-    const st = await readDomainState(s, props.name);
+    const st = await readDomainState(s, props.name, MEASURED);
     if (!st.exists) return { id: "", props: {} };
     const desired = fitted(effectiveParts(props), st);
     const inactive = inactiveParts(st);
@@ -295,7 +298,7 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
 /** Defined: destroy (if running) and undefine, keeping disk images. Adopted: put the saved originals back; the domain stays. */
 export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<void> {
   await withSession(props.connection, async (s) => {
-    const st = await readDomainState(s, props.name);
+    const st = await readDomainState(s, props.name, MEASURED);
     const view = journalOf(st, props, s.target, false);
     // The journal line goes in the same command as the last change; a domain already gone only drops its line.
     const forget = forgetOps(view);

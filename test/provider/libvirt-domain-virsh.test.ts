@@ -56,8 +56,10 @@ describe("virsh operations and LibvirtDomain CRUD on a real libvirtd", function 
     });
     assert.deepEqual(await vcpuAffinity(lv, name), { 0: "1", 1: "0" });
     assert.equal((await qemuThreads(lv, name))[0].cpus, "1");
-    const st = await withSession(connection, (s) => readDomainState(s, name));
+    const st = await withSession(connection, (s) => readDomainState(s, name, { placement: true }));
     assert.equal(st.state, "running");
+    // Device reads skip the measurement: same command, no placement step.
+    assert.equal((await withSession(connection, (s) => readDomainState(s, name))).observed, null);
     // The same read measured the threads: the bed has no cgroups, so only affinities.
     assert.deepEqual({ vcpus: st.observed?.vcpus.map((v) => [v.vcpu, v.allowedCpus]), iothreads: st.observed?.iothreads.map((v) => [v.iothread, v.allowedCpus]), emulator: st.observed?.emulator.allowedCpus, cpuset: st.cpusetCgroup },
       { vcpus: [[0, "1"], [1, "0"]], iothreads: [[1, "0"]], emulator: "1", cpuset: false });
