@@ -10,7 +10,7 @@ export { VIRTUAL_HOST_PRESET } from "./provider/spec/tuned-host";
 export { NumaPinnedGuest, type NumaPinnedGuestArgs } from "./components/numa-pinned-guest";
 export { LibvirtDomain, type LibvirtDomainArgs } from "./provider/resources/libvirt-domain";
 export type { PlacementPlan } from "./provider/plan/placement-types";
-export type { PlannedHugepages } from "./provider/plan/future-host";
+export type { PlannedHost } from "./provider/plan/future-host";
 export type { OwnedParts } from "./provider/libvirt/types";
 export { VhostNetwork, type VhostNetworkArgs } from "./components/vhost-network";
 export { PassthroughDisk, type PassthroughDiskArgs } from "./components/passthrough-disk";

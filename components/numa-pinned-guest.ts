@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostFacts } from "../provider/host/facts";
 import { resolveOsVariant, type DomainDiskSpec } from "../provider/libvirt/domain-builder";
 import { planToDomainParts, pinMap } from "../provider/plan/guest-parts";
-import { futureHostTopology, type PlannedHugepages } from "../provider/plan/future-host";
+import { futureHostTopology, type PlannedHost } from "../provider/plan/future-host";
 import { HostLedger } from "../provider/plan/ledger";
 import type { PlacementPlan } from "../provider/plan/placement-types";
 import type { PlacementRequest } from "../provider/plan/request";
@@ -109,7 +109,7 @@ function ledgersOfThisRun(): Map<string, LedgerEntry> {
  * A guest bringing other pools than the ledger was made from re-bases it (plans kept; `conflicts` names
  * those that no longer fit); a guest on a bare connection uses the ledger as it is.
  */
-function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHugepages | undefined): { ledger: HostLedger; conflicts: string[]; duplicate?: string } {
+function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHost | undefined): { ledger: HostLedger; conflicts: string[]; duplicate?: string } {
   const ledgers = ledgersOfThisRun();
   // One host reached by name and by address is one host: keyed by its machine-id when the facts have one.
   const key = facts.machineId ? `machine-id ${facts.machineId}` : id;
@@ -191,10 +191,10 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const read = cachedHostFacts(connection, args.facts);
     const facts = read.apply((r) => r.facts);
     // A TunedHost's pools count as the host's future state: the domain depends on it, so they exist when it starts.
-    const planned = args.host instanceof TunedHost ? args.host.plannedHugepages : pulumi.output(undefined);
+    const planned = args.host instanceof TunedHost ? args.host.plannedHost : pulumi.output(undefined);
     const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
-      const { ledger, conflicts, duplicate } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHugepages | undefined);
+      const { ledger, conflicts, duplicate } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
       // The other guest keeps its plan under that name; this one is not placed at all.
       if (duplicate) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${duplicate}`] };
       const r = ledger.place({ name: domainName, ...placement });

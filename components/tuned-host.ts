@@ -5,7 +5,7 @@ import { normaliseSettings } from "../provider/host/knobs/plan";
 import { HostReboot } from "../provider/resources/host-reboot";
 import { HostTuning } from "../provider/resources/host-tuning";
 import type { HostFacts } from "../provider/host/facts";
-import { plannedHugepagesFromSettings, type PlannedHugepages } from "../provider/plan/future-host";
+import { plannedHostFromSettings, type PlannedHost } from "../provider/plan/future-host";
 import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
 import type { ConnectionArgs } from "./connection";
 import { claimSettings, stackIdentity } from "./host-ownership";
@@ -130,11 +130,13 @@ export class TunedHost extends pulumi.ComponentResource {
    */
   readonly bootOverrides: pulumi.Output<string[]>;
   /**
-   * The hugepage pools this TunedHost sets (every arg shape, and raw `settings` keys, as per-node counts
-   * or host totals) and its `reboot` arg: a NumaPinnedGuest on this host plans against these pools
-   * instead of today's (1G pools only with `reboot: "when-pending"`; see futureHostTopology).
+   * What this TunedHost will make of the host, for guests placed on it: the hugepage pools it sets (every
+   * arg shape, and raw `settings` keys, as per-node counts or host totals), its `reboot` arg, and its
+   * `isolateCpus`. A NumaPinnedGuest on this host plans against these pools instead of today's (1G pools
+   * only with `reboot: "when-pending"`; see futureHostTopology), and keeps its vCPUs off the CPUs left
+   * for housekeeping (those not isolated) even before the reboot that isolates them.
    */
-  readonly plannedHugepages: pulumi.Output<PlannedHugepages>;
+  readonly plannedHost: pulumi.Output<PlannedHost>;
 
   constructor(name: string, args: TunedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kvmtune:index:TunedHost", name, {}, opts);
@@ -182,7 +184,7 @@ export class TunedHost extends pulumi.ComponentResource {
     this.facts = resource.facts;
     // Judged in the program at preview; during an update, by HostTuning from the facts it reads anyway.
     this.bootOverrides = pulumi.all([checks, resource.bootOverrides]).apply(([c, r]) => c.bootOverrides ?? r ?? []);
-    this.plannedHugepages = planned.apply((p) => plannedHugepagesFromSettings(name, p.plan.settings, reboot ?? "never"));
+    this.plannedHost = planned.apply((p) => plannedHostFromSettings(name, p.plan.settings, reboot ?? "never"));
     this.registerOutputs({ settings: this.settings, pendingReboot: this.pendingReboot, originals: this.originals, facts: this.facts, bootOverrides: this.bootOverrides });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The host as it will be when a guest on a TunedHost starts: the hugepage pools
  * that TunedHost sets replace the pools read from the host's facts, where they
- * will exist by then. Pure; no I/O.
+ * will exist by then, and its `isolateCpus` replaces the host's isolated CPUs.
+ * Pure; no I/O.
  *
  * - Per-node counts (`[512, 512]`, `{ node0: 512 }`) replace that node's pool of that size;
  *   nodes without a count keep their pool.
@@ -15,9 +16,12 @@
  *   (`reboot: "when-pending"`). Otherwise a node counts the smaller of its pool now and the
  *   planned one (the guest must start now and after the next boot), and the pages it does
  *   not count are named in `notes`, which the planner adds to a refusal.
+ * - Isolated CPUs count at once, reboot or not: they decide which CPUs are housekeeping
+ *   (never given to guests), and pins on CPUs still waiting for isolation are valid today.
  */
 import type { HostFacts } from "../host/facts";
-import { formatCpuList } from "../host/sysfs-parse";
+import { isolcpusList } from "../host/knobs/cmdline";
+import { formatCpuList, parseCpuList } from "../host/sysfs-parse";
 import { asTopology, type HostTopology, type TopologyNode } from "./topology";
 
 /** One pool a TunedHost sets. */
@@ -28,14 +32,16 @@ export interface PlannedHugepagePool {
   pages: number;
 }
 
-/** The hugepage pools a TunedHost sets, and whether it reboots for those reserved at boot. */
-export interface PlannedHugepages {
+/** What a TunedHost will make of its host that guests plan against: hugepage pools, whether it reboots for those reserved at boot, and isolated CPUs. */
+export interface PlannedHost {
   /** The TunedHost's resource name (for messages). */
   tunedHost: string;
   /** Its `reboot` arg: only "when-pending" brings boot-time (1G) pools up before its guests start. */
   reboot: "never" | "when-pending";
   /** Per-node counts and host totals, sorted by size, then node (totals first). */
   pools: PlannedHugepagePool[];
+  /** Its `isolateCpus`, sorted; null when it does not set them (the host's own isolcpus stay). */
+  isolatedCpus: number[] | null;
 }
 
 /** The host topology a guest on that TunedHost plans against. */
@@ -55,11 +61,11 @@ const BOOT_TIME = new Set(["1G"]);
 const POOL_KEY = /^hugepages:(2M|1G)(?::node(0|[1-9]\d{0,3}))?$/;
 
 /**
- * The pools in a TunedHost's settings (planTuningSettings(...).settings, which has already
- * turned every arg shape into keys; raw `settings` keys count too). Values that are not
- * whole numbers are left out (HostTuning's check refuses them).
+ * The pools and isolated CPUs in a TunedHost's settings (planTuningSettings(...).settings, which
+ * has already turned every arg shape into keys; raw `settings` keys count too). Values that are not
+ * whole numbers or cpulists are left out (HostTuning's check refuses them).
  */
-export function plannedHugepagesFromSettings(tunedHost: string, settings: Record<string, string>, reboot: "never" | "when-pending" = "never"): PlannedHugepages {
+export function plannedHostFromSettings(tunedHost: string, settings: Record<string, string>, reboot: "never" | "when-pending" = "never"): PlannedHost {
   const pools: PlannedHugepagePool[] = [];
   for (const [key, value] of Object.entries(settings)) {
     const m = POOL_KEY.exec(key);
@@ -67,7 +73,17 @@ export function plannedHugepagesFromSettings(tunedHost: string, settings: Record
     pools.push({ size: m[1] as "2M" | "1G", node: m[2] === undefined ? null : Number(m[2]), pages: Number(value) });
   }
   pools.sort((a, b) => SIZES[a.size] - SIZES[b.size] || (a.node ?? -1) - (b.node ?? -1));
-  return { tunedHost, reboot, pools };
+  return { tunedHost, reboot, pools, isolatedCpus: isolatedOf(settings["cmdline:isolcpus"]) };
+}
+
+function isolatedOf(value: string | undefined): number[] | null {
+  if (value === undefined) return null;
+  try {
+    const cpus = parseCpuList(isolcpusList(value));
+    return cpus.length ? cpus : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Pages per node of a host total: floor on every node with memory, the remainder one each to the lowest. */
@@ -79,9 +95,10 @@ export function spreadHostTotal(total: number, nodeIds: readonly number[]): Map<
 }
 
 /** The topology after `planned` applies (a copy; `host` is not changed). Without a plan, the host as it is. */
-export function futureHostTopology(host: HostTopology | HostFacts, planned: PlannedHugepages | undefined): FutureHost {
-  const now = asTopology(host);
+export function futureHostTopology(host: HostTopology | HostFacts, planned: PlannedHost | undefined): FutureHost {
+  const here = asTopology(host);
   const notes: Record<number, string> = {};
+  const now = planned?.isolatedCpus ? { ...here, isolated: [...planned.isolatedCpus] } : here;
   if (!planned || planned.pools.length === 0) return { topology: now, notes };
   const nodes = now.nodes.map((n) => ({ ...n, hugepages: n.hugepages.map((p) => ({ ...p })) }));
   for (const size of ["2M", "1G"] as const) {

@@ -8,8 +8,8 @@ export type { PlacementPlan, PlacementResult, PlacementOptions, GuestCellPlan, G
 export { HostLedger } from "./ledger";
 export { planHugepageBudget } from "./hugepages";
 export type { HugepageBudget, HugepageBudgetEntry } from "./hugepages";
-export { futureHostTopology, plannedHugepagesFromSettings, spreadHostTotal } from "./future-host";
-export type { FutureHost, PlannedHugepages, PlannedHugepagePool } from "./future-host";
+export { futureHostTopology, plannedHostFromSettings, spreadHostTotal } from "./future-host";
+export type { FutureHost, PlannedHost, PlannedHugepagePool } from "./future-host";
 export { renderPlacementSvg, GUEST_PALETTE } from "./svg";
 export type { PlacementSvgOptions } from "./svg";
 export * from "./passthrough";

@@ -41,6 +41,18 @@ export interface NodeFit {
 const nodesText = (ids: readonly number[]) => `${ids.length === 1 ? "node" : "nodes"} ${formatCpuList(ids)}`;
 const cpus = (ids: readonly number[]) => `${ids.length === 1 ? "CPU" : "CPUs"} ${formatCpuList(ids)}`;
 
+/**
+ * The CPUs no guest may take. "auto": where the host isolates CPUs (isolcpus=, or its TunedHost's
+ * isolateCpus), every online CPU outside that set, so guests land only on isolated CPUs; otherwise
+ * the lowest online CPU and its siblings. "non-isolated": every online CPU outside isolcpus=.
+ */
+export function housekeepingOf(t: HostTopology, ix: TopologyIndex, hk: PlacementSpec["housekeepingCpus"]): number[] {
+  const isolated = new Set(t.isolated);
+  const nonIsolated = () => t.cpus.filter((c) => c.online && !isolated.has(c.id)).map((c) => c.id);
+  if (hk === "auto") return isolated.size ? nonIsolated() : [...ix.firstCore];
+  return hk === "non-isolated" ? nonIsolated() : [...hk];
+}
+
 /** Checks that do not depend on the nodes chosen, plus the CPUs this guest's vCPUs must avoid. */
 export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: PlacementSpec, placed: readonly PlacementPlan[], usage: HostUsage, options: PlacementOptions): StaticCheck {
   const reasons: string[] = [];
@@ -50,8 +62,7 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
 
   const blocked: Blocked = new Uint8Array(ix.cpuSlots);
   for (const c of usage.owners.keys()) if (c < blocked.length) blocked[c] = 1;
-  const hk = spec.housekeepingCpus;
-  const housekeeping = new Set(hk === "auto" ? ix.firstCore : hk === "non-isolated" ? t.cpus.filter((c) => c.online && !t.isolated.includes(c.id)).map((c) => c.id) : hk);
+  const housekeeping = new Set(housekeepingOf(t, ix, spec.housekeepingCpus));
   const missingHk = [...housekeeping].filter((c) => !ix.cpuById.has(c));
   if (missingHk.length) reasons.push(`housekeepingCpus: ${cpus(missingHk)} ${missingHk.length === 1 ? "does" : "do"} not exist on ${host} (${allCpus()})`);
   for (const c of housekeeping) if (c < blocked.length) blocked[c] = 1;

@@ -12,11 +12,12 @@
  * k > 1 the closest set (smallest largest SLIT distance, fewest free CPUs, lowest ids).
  */
 import type { HostFacts } from "../host/facts";
+import { formatCpuList } from "../host/sysfs-parse";
 import { freeCpus, pickCell, type CellPick } from "./cpu-select";
 import type { GuestCellPlan, PlacementOptions, PlacementPlan, PlacementResult } from "./placement-types";
 import { fitReasons, skippedSplitReasons, staticReasons, type NodeFit, type StaticCheck } from "./placement-reasons";
 import { parsePlacementRequest, type PlacementRequest, type PlacementSpec } from "./request";
-import { asTopology, indexTopology, nodeDistance, type HostTopology, type TopologyIndex } from "./topology";
+import { asTopology, hostLabel, indexTopology, nodeDistance, type HostTopology, type TopologyIndex } from "./topology";
 import { hostUsage, nodeRoom, type HostUsage } from "./usage";
 
 /** Plans one guest. Throws InputError for an invalid request; returns `ok: false` with every reason when it does not fit. */
@@ -57,7 +58,14 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   // Messages are built only when nothing fits (callers trying many hosts fail often).
   const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage));
   if (cells === "auto" && fitProblems.length > 0) fitProblems.push(...skippedSplitReasons(spec, check, unit, memUnits, pageMiB));
+  if (fitProblems.length > 0 && spec.housekeepingCpus === "auto" && t.isolated.length > 0) fitProblems.push(isolationNote(t, check));
   return { ok: false, name: spec.name, reasons: [...reasons, ...fitProblems] };
+}
+
+/** Why guests see only some CPUs of a host that isolates CPUs. */
+function isolationNote(t: HostTopology, check: StaticCheck): string {
+  const hk = [...check.housekeeping].sort((a, b) => a - b);
+  return `housekeepingCpus "auto": ${hostLabel(t)} isolates CPUs ${formatCpuList(t.isolated)}, so guests get only those; CPUs ${formatCpuList(hk)} stay for housekeeping (give housekeepingCpus to change that)`;
 }
 
 const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);

@@ -7,9 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseHostFacts } from "../../provider/host/facts";
 import { inputProblems } from "../../provider/libvirt/virsh-inputs";
 import { FIXTURE_DIR } from "../fixtures/facts/run-script";
+import { withoutIsolation } from "../fixtures/topologies/named";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
-const facts = parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8"));
+// Before its isolcpus (2-3,10-11), which would leave guests 4 CPUs: isolation has its own tests.
+const facts = withoutIsolation(parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8")));
 const registered: { type: string; name: string; inputs: Record<string, any> }[] = [];
 const unwrap = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
 
@@ -122,7 +124,7 @@ describe("NumaPinnedGuest component (mocks)", function () {
 
     it("plans 2M guests against the pools the TunedHost creates, sharing one ledger: the second guest takes the other node", async () => {
       const hv = tuned("10.2.0.1", { "2M": [64, 64] });
-      assert.deepEqual(await unwrap(hv.plannedHugepages), { tunedHost: "tuned-10.2.0.1", reboot: "never", pools: [{ size: "2M", node: 0, pages: 64 }, { size: "2M", node: 1, pages: 64 }] });
+      assert.deepEqual(await unwrap(hv.plannedHost), { tunedHost: "tuned-10.2.0.1", reboot: "never", pools: [{ size: "2M", node: 0, pages: 64 }, { size: "2M", node: 1, pages: 64 }], isolatedCpus: null });
       const a = new kvmtune.NumaPinnedGuest("fut-a", { host: hv, facts: factsOf("10.2.0.1"), vcpus: 2, memoryMiB: 128, hugepages: "2M" });
       const b = new kvmtune.NumaPinnedGuest("fut-b", { host: hv, facts: factsOf("10.2.0.1"), vcpus: 2, memoryMiB: 128, hugepages: "2M" });
       const [pa, pb] = await Promise.all([unwrap(a.plan), unwrap(b.plan)]);
@@ -154,6 +156,20 @@ describe("NumaPinnedGuest component (mocks)", function () {
       const rebooting = tuned("10.2.0.4", { "1G": [16, 16] }, "when-pending");
       const ok = new kvmtune.NumaPinnedGuest("fut-1g-ok", { host: rebooting, facts: factsOf("10.2.0.4"), vcpus: 4, memoryMiB: 16384, hugepages: "1G" });
       assert.deepEqual((await unwrap(ok.plan)).hugepages.map((h) => h.pages), [16]);
+    });
+
+    it("keeps vCPUs on the CPUs the TunedHost isolates (isolateCpus), before the reboot that isolates them", async () => {
+      // hv01: node0 is CPUs 0-3,8-11, node1 4-7,12-14 (15 offline).
+      const hv = new kvmtune.TunedHost("tuned-10.2.0.6", { connection: { host: "10.2.0.6", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, isolateCpus: "4-7,12-14", facts: factsOf("10.2.0.6") });
+      assert.deepEqual((await unwrap(hv.plannedHost)).isolatedCpus, [4, 5, 6, 7, 12, 13, 14]);
+      const g = new kvmtune.NumaPinnedGuest("iso-a", { host: hv, facts: factsOf("10.2.0.6"), vcpus: 4, memoryMiB: 512 });
+      assert.deepEqual((await unwrap(g.plan)).vcpuPins, [4, 12, 5, 13]);
+      new kvmtune.NumaPinnedGuest("iso-b", { host: hv, facts: factsOf("10.2.0.6"), vcpus: 4, memoryMiB: 512 });
+      assert.deepEqual((await domainOf("iso-b")).planProblems, [
+        `placement of NumaPinnedGuest "iso-b" on 10.2.0.6:22: needs 4 CPUs within one NUMA node; node0 has 0 free, node1 has 3 free`,
+        `placement of NumaPinnedGuest "iso-b" on 10.2.0.6:22: needs 2 CPUs on each of 2 NUMA nodes; node0 has 0 free`,
+        `placement of NumaPinnedGuest "iso-b" on 10.2.0.6:22: housekeepingCpus "auto": host hv01 isolates CPUs 4-7,12-14, so guests get only those; CPUs 0-3,8-11 stay for housekeeping (give housekeepingCpus to change that)`,
+      ]);
     });
 
     it("lockedMemory: true puts <locked/> in the LibvirtDomain's memoryBacking part", async () => {

@@ -4,7 +4,7 @@ import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHostFacts } from "../../provider/host/facts";
-import { futureHostTopology, plannedHugepagesFromSettings, spreadHostTotal, type PlannedHugepages } from "../../provider/plan/future-host";
+import { futureHostTopology, plannedHostFromSettings, spreadHostTotal, type PlannedHost } from "../../provider/plan/future-host";
 import { HostLedger } from "../../provider/plan/ledger";
 import { planPlacement } from "../../provider/plan/placement";
 import { planTuningSettings } from "../../provider/spec/tuned-host";
@@ -14,10 +14,10 @@ const GiB = 1024;
 /** 2 nodes x 4 cores x 2 threads, 64 GiB each, no pools yet (a fresh host). */
 const fresh = () => syntheticTopology({ hostname: "hv01", nodes: [{ cores: 4, memMiB: 64 * GiB }, { cores: 4, memMiB: 64 * GiB }] });
 const pools = (t: ReturnType<typeof fresh>) => t.nodes.map((n) => n.hugepages.map((p) => `${p.sizeKiB}:${p.total}`).join(" "));
-const planned = (hugepages: unknown, reboot: "never" | "when-pending" = "never"): PlannedHugepages =>
-  plannedHugepagesFromSettings("hv01", planTuningSettings({ hugepages }).settings, reboot);
+const planned = (hugepages: unknown, reboot: "never" | "when-pending" = "never"): PlannedHost =>
+  plannedHostFromSettings("hv01", planTuningSettings({ hugepages }).settings, reboot);
 
-describe("plannedHugepagesFromSettings", () => {
+describe("plannedHostFromSettings", () => {
   it("reads every TunedHost hugepages shape (through planTuningSettings) and raw settings keys, sorted by size then node", () => {
     assert.deepEqual(planned({ "2M": 1024 }).pools, [{ size: "2M", node: null, pages: 1024 }]);
     assert.deepEqual(planned({ "2M": [512, 256] }).pools, [{ size: "2M", node: 0, pages: 512 }, { size: "2M", node: 1, pages: 256 }]);
@@ -25,10 +25,11 @@ describe("plannedHugepagesFromSettings", () => {
       tunedHost: "hv01",
       reboot: "when-pending",
       pools: [{ size: "2M", node: 0, pages: 64 }, { size: "1G", node: 0, pages: 4 }, { size: "1G", node: 1, pages: 8 }],
+      isolatedCpus: null,
     });
     const raw = planTuningSettings({ settings: { "hugepages:2M:node1": 32, "sysctl:vm.swappiness": 10, "hugepages:1G": "x" } }).settings;
-    assert.deepEqual(plannedHugepagesFromSettings("hv02", raw).pools, [{ size: "2M", node: 1, pages: 32 }]);
-    assert.deepEqual(planned(undefined), { tunedHost: "hv01", reboot: "never", pools: [] });
+    assert.deepEqual(plannedHostFromSettings("hv02", raw).pools, [{ size: "2M", node: 1, pages: 32 }]);
+    assert.deepEqual(planned(undefined), { tunedHost: "hv01", reboot: "never", pools: [], isolatedCpus: null });
   });
 });
 
@@ -145,5 +146,33 @@ describe("placement against the future host", () => {
     const b = next.place({ name: "b", vcpus: 2, memoryMiB: 1024 });
     assert.ok(b.ok);
     assert.deepEqual(b.plan.reservedCpus.filter((c) => a.plan.reservedCpus.includes(c)), []);
+  });
+});
+
+describe("isolated CPUs of the TunedHost (housekeeping follows them)", () => {
+  const isolating = (isolateCpus: string) => plannedHostFromSettings("hv01", planTuningSettings({ isolateCpus }).settings);
+
+  it("isolateCpus replaces the host's isolated CPUs at once, reboot or not; without it the host's own stay", () => {
+    assert.deepEqual(isolating("4-7,12-15").isolatedCpus, [4, 5, 6, 7, 12, 13, 14, 15]);
+    assert.deepEqual(futureHostTopology(fresh(), isolating("4-7,12-15")).topology.isolated, [4, 5, 6, 7, 12, 13, 14, 15]);
+    assert.deepEqual(futureHostTopology({ ...fresh(), isolated: [3] }, planned({ "2M": [8, 8] })).topology.isolated, [3]);
+  });
+
+  it("a guest gets only isolated CPUs by default; a refusal says why; an explicit housekeepingCpus overrides", () => {
+    const t = futureHostTopology(fresh(), isolating("4-7,12-15")).topology;
+    const r = planPlacement(t, { name: "a", vcpus: 4, memoryMiB: 1024 });
+    assert.ok(r.ok);
+    assert.deepEqual(r.plan.vcpuPins, [4, 12, 5, 13]);
+    // Today's host (nothing isolated) keeps CPU 0 and its sibling 8 only.
+    const now = planPlacement(fresh(), { name: "a", vcpus: 6, memoryMiB: 1024, guestNumaCells: 1 });
+    assert.deepEqual(now.ok && now.plan.vcpuPins, [1, 9, 2, 10, 3, 11]);
+    const big = planPlacement(t, { name: "b", vcpus: 10, memoryMiB: 1024 });
+    assert.deepEqual(big.ok ? [] : big.reasons, [
+      "needs 10 CPUs within one NUMA node; node0 has 0 free, node1 has 8 free",
+      "needs 5 CPUs on each of 2 NUMA nodes; node0 has 0 free",
+      `housekeepingCpus "auto": host hv01 isolates CPUs 4-7,12-15, so guests get only those; CPUs 0-3,8-11 stay for housekeeping (give housekeepingCpus to change that)`,
+    ]);
+    const own = planPlacement(t, { name: "b", vcpus: 10, memoryMiB: 1024, housekeepingCpus: "0,8" });
+    assert.ok(own.ok);
   });
 });

@@ -60,10 +60,10 @@ describe("topologyFromFacts", () => {
 
   it("plans hugepages against the pages free now, and a refusal states the free count", () => {
     // node0 has 512 of 1024 2M pages free: a 1.5 GiB guest only fits node1.
-    const r = planPlacement(hv01AsCaptured(), { name: "db1", vcpus: 2, memoryMiB: 1536, hugepages: "2M", guestNumaCells: 1 });
+    const r = planPlacement(hv01AsCaptured(), { name: "db1", vcpus: 2, memoryMiB: 1536, hugepages: "2M", guestNumaCells: 1, housekeepingCpus: "0,8" });
     assert.ok(r.ok);
     assert.deepEqual(r.plan.hugepages, [{ node: 1, sizeKiB: 2048, pages: 768 }]);
-    const big = planPlacement(hv01AsCaptured(), { name: "db2", vcpus: 2, memoryMiB: 2560, hugepages: "2M", guestNumaCells: 1 });
+    const big = planPlacement(hv01AsCaptured(), { name: "db2", vcpus: 2, memoryMiB: 2560, hugepages: "2M", guestNumaCells: 1, housekeepingCpus: "0,8" });
     assert.ok(!big.ok);
     assert.deepEqual(big.reasons, ["needs 1280 free 2M hugepages within one NUMA node; node0 has 512 of 1024 free, node1 has 1024 of 1024 free"]);
   });

@@ -38,7 +38,8 @@ function randomHost(r: Rng): HostTopology {
     offline: r.subset(ids.slice(1), 0.1),
     pdpe1gb: r.next() < 0.85,
     sizesKiB: r.next() < 0.9 ? [2048, 1048576] : [2048],
-    isolated: r.subset(ids, 0.5),
+    // Half the hosts isolate nothing ("auto" housekeeping is then the first core), half isolate a random set.
+    isolated: r.next() < 0.5 ? [] : r.subset(ids, 0.7),
   });
 }
 
@@ -78,7 +79,10 @@ const sorted = (xs: Iterable<number>) => [...new Set(xs)].sort((a, b) => a - b);
 function checkPlan(t: HostTopology, spec: PlacementSpec, p: PlacementPlan, before: readonly PlacementPlan[], options: PlacementOptions): void {
   const cpu = new Map(t.cpus.map((c) => [c.id, c]));
   const smt = Math.max(...t.cpus.map((c) => c.siblings.length));
-  const hk = new Set(spec.housekeepingCpus === "auto" ? cpu.get(t.cpus.find((c) => c.online)!.id)!.siblings : spec.housekeepingCpus === "non-isolated" ? t.cpus.filter((c) => c.online && !t.isolated.includes(c.id)).map((c) => c.id) : spec.housekeepingCpus);
+  // "auto" is the non-isolated CPUs on a host that isolates some, else the first online core.
+  const nonIsolated = t.cpus.filter((c) => c.online && !t.isolated.includes(c.id)).map((c) => c.id);
+  const firstCore = cpu.get(t.cpus.find((c) => c.online)!.id)!.siblings;
+  const hk = new Set(spec.housekeepingCpus === "auto" ? (t.isolated.length ? nonIsolated : firstCore) : spec.housekeepingCpus === "non-isolated" ? nonIsolated : spec.housekeepingCpus);
   const taken = new Set(before.flatMap((b) => b.reservedCpus));
   const explicit = new Set(spec.emulatorCpus ?? []);
 

@@ -2,7 +2,7 @@
 import { strict as assert } from "node:assert";
 import { HostLedger, planPlacement, type PlacementPlan, type PlacementRequest } from "../../provider/plan";
 import type { HostTopology } from "../../provider/plan/topology";
-import { hv01, quadSnc, soloNoSmt, uneven, withOffline } from "../fixtures/topologies/named";
+import { hv01, hv01AsCaptured, quadSnc, soloNoSmt, uneven, withOffline } from "../fixtures/topologies/named";
 
 /** A plan with the fields most tests leave at their defaults. */
 function expected(p: Partial<PlacementPlan> & Pick<PlacementPlan, "name" | "vcpuPins" | "nodeset" | "cells" | "topology" | "memoryMiB">): PlacementPlan {
@@ -126,7 +126,7 @@ describe("planPlacement: hv01 (2 sockets x 4 cores x 2 threads, cpu15 offline)",
   });
 
   it("housekeepingCpus: 'non-isolated' keeps guests on isolcpus CPUs; '' frees CPU 0", () => {
-    assert.deepEqual(plan(t, { name: "i", vcpus: 4, memoryMiB: 1024, housekeepingCpus: "non-isolated" }).vcpuPins, [2, 10, 3, 11]);
+    assert.deepEqual(plan(hv01AsCaptured(), { name: "i", vcpus: 4, memoryMiB: 1024, housekeepingCpus: "non-isolated" }).vcpuPins, [2, 10, 3, 11]);
     assert.deepEqual(plan(t, { name: "z", vcpus: 8, memoryMiB: 1024, housekeepingCpus: "", guestNumaCells: 1 }).vcpuPins, [0, 8, 1, 9, 2, 10, 3, 11]);
   });
 });

@@ -33,12 +33,16 @@ function cpuListCheck(value: string, host: CpuSet): string | undefined {
   return undefined;
 }
 
-/** isolcpus may carry flags before the list: `managed_irq,domain,2-7`. */
-function isolcpusCheck(value: string, host: CpuSet): string | undefined {
+/** The CPU list of an isolcpus value, which may carry flags before it: `managed_irq,domain,2-7` gives `2-7`. */
+export function isolcpusList(value: string): string {
   const parts = value.split(",");
   let i = 0;
   while (i < parts.length && /^(nohz|domain|managed_irq)$/.test(parts[i])) i++;
-  return cpuListCheck(parts.slice(i).join(","), host);
+  return parts.slice(i).join(",");
+}
+
+function isolcpusCheck(value: string, host: CpuSet): string | undefined {
+  return cpuListCheck(isolcpusList(value), host);
 }
 
 const choice = (allowed: string[]): Check => (v) => ("problem" in oneOf(v, allowed) ? `expected one of ${allowed.join(", ")}` : undefined);
