@@ -21,6 +21,8 @@ export interface StaticCheck {
   sizeKiB: number | null;
   /** False when the page size itself is unusable (already a reason), so per-node page counts are not reported too. */
   pagesCheckable: boolean;
+  /** Thread siblings of explicit emulatorCpus that would otherwise be free: kept off this guest's vCPUs. */
+  emulatorSiblings: number[];
 }
 
 /** How one node does for one cell. */
@@ -67,6 +69,7 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
   if (missingHk.length) reasons.push(`housekeepingCpus: ${cpus(missingHk)} ${missingHk.length === 1 ? "does" : "do"} not exist on ${host} (${allCpus()})`);
   for (const c of housekeeping) if (c < blocked.length) blocked[c] = 1;
 
+  const emulatorSiblings: number[] = [];
   if (spec.emulatorCpus) {
     const missing = spec.emulatorCpus.filter((c) => !ix.cpuById.has(c));
     const offline = spec.emulatorCpus.filter((c) => ix.cpuById.get(c)?.online === false);
@@ -82,6 +85,13 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
     }
     for (const [owner, list] of byOwner) reasons.push(`emulatorCpus: ${cpus(list)} ${list.length === 1 ? "is" : "are"} already ${owner}`);
     for (const c of spec.emulatorCpus) if (c < blocked.length) blocked[c] = 1;
+    // The emulator never shares a core with this guest's vCPUs: its CPUs' thread siblings get none of them.
+    for (const c of spec.emulatorCpus) {
+      for (const sib of ix.cpuById.get(c)?.siblings ?? []) {
+        if (sib < blocked.length && blocked[sib] === 0) emulatorSiblings.push(sib);
+        if (sib < blocked.length) blocked[sib] = 1;
+      }
+    }
   }
 
   const sizeKiB = hugepageSizeKiB(spec.hugepages);
@@ -117,7 +127,7 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
     const avail = allowed.reduce((s, n) => s + Math.max(0, nodeRoom(ix.nodeById.get(n)!, usage, null, options.hugepagePools).normalMiB), 0);
     if (spec.memoryMiB > avail) reasons.push(`needs ${spec.memoryMiB} MiB of memory; ${nodesText(allowed)} ${allowed.length === 1 ? "has" : "have"} ${avail} MiB available (numaMode "preferred")`);
   }
-  return { reasons, allowed, blocked, housekeeping, sizeKiB, pagesCheckable };
+  return { reasons, allowed, blocked, housekeeping, sizeKiB, pagesCheckable, emulatorSiblings: emulatorSiblings.sort((a, b) => a - b) };
 }
 
 /** Every shortfall of one attempted split into k cells. */

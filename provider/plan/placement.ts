@@ -59,6 +59,10 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage));
   if (cells === "auto" && fitProblems.length > 0) fitProblems.push(...skippedSplitReasons(spec, check, unit, memUnits, pageMiB));
   if (fitProblems.length > 0 && spec.housekeepingCpus === "auto" && t.isolated.length > 0) fitProblems.push(isolationNote(t, check));
+  if (fitProblems.length > 0 && check.emulatorSiblings.length > 0) {
+    const n = check.emulatorSiblings.length;
+    fitProblems.push(`emulatorCpus ${formatCpuList(spec.emulatorCpus ?? [])}: ${n === 1 ? "CPU" : "CPUs"} ${formatCpuList(check.emulatorSiblings)} on the same ${n === 1 ? "core gets" : "cores get"} none of this guest's vCPUs (the emulator never shares a vCPU's core)`);
+  }
   return { ok: false, name: spec.name, reasons: [...reasons, ...fitProblems] };
 }
 

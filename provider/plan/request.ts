@@ -41,7 +41,10 @@ export interface PlacementRequest {
    * "isolate": emulator on one whole free core of its own (on the guest's first node).
    */
   emulatorPolicy?: EmulatorPolicy;
-  /** Explicit emulator cpulist, e.g. "0,32" (may be housekeeping CPUs); implies emulatorPolicy "isolate". */
+  /**
+   * Explicit emulator cpulist, e.g. "0,32" (may be housekeeping CPUs); implies emulatorPolicy "isolate".
+   * The other threads of these CPUs' cores get none of this guest's vCPUs.
+   */
   emulatorCpus?: string;
   /** IOThread count (0..64), each pinned to the emulator's cpuset. Default 0. */
   iothreads?: number;

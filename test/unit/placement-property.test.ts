@@ -126,7 +126,8 @@ function checkPlan(t: HostTopology, spec: PlacementSpec, p: PlacementPlan, befor
   } else {
     assert.deepEqual(p.idleSiblings, []);
     // Packed: per cell, at most one core where the guest left a thread that was free.
-    const free = (c: number) => !hk.has(c) && !taken.has(c) && !explicit.has(c);
+    const emuCores = new Set([...explicit].flatMap((e) => cpu.get(e)?.siblings ?? []));
+    const free = (c: number) => !hk.has(c) && !taken.has(c) && !explicit.has(c) && !emuCores.has(c);
     for (const cell of p.cells) {
       const coresUsed = new Set(cell.vcpus.map((v) => cpu.get(p.vcpuPins[v])!.siblings[0]));
       const partial = [...coresUsed].filter((c0) => cpu.get(c0)!.siblings.some((s) => free(s) && !vset.has(s)));
@@ -135,6 +136,7 @@ function checkPlan(t: HostTopology, spec: PlacementSpec, p: PlacementPlan, befor
   }
 
   // Emulator and iothreads.
+  for (const e of spec.emulatorCpus ?? []) for (const sib of cpu.get(e)?.siblings ?? []) assert.ok(!p.vcpuPins.includes(sib), `vCPU on CPU ${sib}, a thread of emulator CPU ${e}'s core`);
   if (spec.emulatorCpus) assert.deepEqual(p.emulatorCpus, spec.emulatorCpus);
   else if (spec.emulatorPolicy === "share") assert.deepEqual(p.emulatorCpus, sorted(p.vcpuPins));
   else {

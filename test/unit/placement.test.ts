@@ -125,6 +125,17 @@ describe("planPlacement: hv01 (2 sockets x 4 cores x 2 threads, cpu15 offline)",
     assert.deepEqual([p.vcpuPins, p.emulatorCpus, p.iothreadPins, p.reservedCpus], [[1, 9], [0, 8], [{ iothread: 1, cpus: [0, 8] }], [1, 9]]);
   });
 
+  it("explicit emulatorCpus keep this guest's vCPUs off their cores' other threads, and a refusal says so", () => {
+    // node1: cores 4 (4,12), 5 (5,13), 6 (6,14), 7 (7; 15 offline). CPU 12 would be the first pick for 5 vCPUs.
+    const p = plan(t, { name: "e", vcpus: 5, memoryMiB: 1024, emulatorCpus: "4", nodes: [1] });
+    assert.deepEqual([p.vcpuPins, p.emulatorCpus, p.reservedCpus], [[5, 13, 6, 14, 7], [4], [4, 5, 6, 7, 13, 14]]);
+    const r = planPlacement(t, { name: "e", vcpus: 6, memoryMiB: 1024, emulatorCpus: "4", nodes: [1] });
+    assert.deepEqual(r.ok ? [] : r.reasons, [
+      "needs 6 CPUs within one NUMA node; node1 has 5 free",
+      "emulatorCpus 4: CPU 12 on the same core gets none of this guest's vCPUs (the emulator never shares a vCPU's core)",
+    ]);
+  });
+
   it("housekeepingCpus: 'non-isolated' keeps guests on isolcpus CPUs; '' frees CPU 0", () => {
     assert.deepEqual(plan(hv01AsCaptured(), { name: "i", vcpus: 4, memoryMiB: 1024, housekeepingCpus: "non-isolated" }).vcpuPins, [2, 10, 3, 11]);
     assert.deepEqual(plan(t, { name: "z", vcpus: 8, memoryMiB: 1024, housekeepingCpus: "", guestNumaCells: 1 }).vcpuPins, [0, 8, 1, 9, 2, 10, 3, 11]);
