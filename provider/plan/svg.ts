@@ -15,16 +15,27 @@
  * the drift lines in the legend. Guests without an entry are drawn as before;
  * without any entry the output is byte-identical to the planned-only map.
  *
+ * The host layer (svg-host-extras.ts) shows what else the host holds: CPUs
+ * isolated with isolcpus= carry an ink bar and an "iso" tag; CPUs other libvirt
+ * domains pin (`host.domains`, but a plan's own) are hatched grey-brown with the
+ * domain's name ("<name> emu/io" for its emulator and iothreads), a plan vCPU
+ * on one is a conflict; `devices` are listed in their node's header (a warning
+ * where a guest's device is outside its nodeset). Each has a line in the
+ * legend's Host block. Without isolated CPUs, other domains and devices the
+ * output is byte-identical to the map without the layer.
+ *
  * Pure and deterministic: the same input gives byte-identical output (no dates,
  * no random ids); sizes come from the topology and the label lengths (monospace
  * text, so widths are known without fonts); no external fonts, scripts or links.
  */
 import type { PlacementPlan } from "./placement-types";
 import { hostLabel, indexTopology, sizeLabel, type HostTopology, type TopologyCpu, type TopologyNode } from "./topology";
+import { applyHostCell, buildHostLayer, drawHostLegend, hostDefs, hostStyle, isoMarker, type HostCell, type HostLayer, type PlacementDevice } from "./svg-host-extras";
 import { buildObservedLayer, observedOutline, observedStyle, type ObservedGuest, type ObservedLayer, type ObservedLegendLine, type ObservedNodeLine } from "./svg-observed";
 import { el, serialize, type XmlElement } from "./svg-xml";
 
 export type { ObservedGuest } from "./svg-observed";
+export type { PlacementDevice } from "./svg-host-extras";
 
 /** Options of renderPlacementSvg. */
 export interface PlacementSvgOptions {
@@ -37,6 +48,8 @@ export interface PlacementSvgOptions {
    * summary and `placementDrift` lines. Names without a plan are ignored.
    */
   observed?: Readonly<Record<string, ObservedGuest>>;
+  /** Host devices the guests use (NICs, VFs, disks), shown in their NUMA node's header; node null = unknown. */
+  devices?: readonly PlacementDevice[];
 }
 
 /** Guest colours in plan order (Paul Tol's "light" scheme without its grey: colour-blind safe, dark text readable); repeats after 8 guests. */
@@ -106,6 +119,11 @@ interface CellView {
   strong: boolean;
   /** Colour of an observed vCPU's dashed outline; null for none. */
   observed: string | null;
+  /** A guest owns the main label; iso, foreign and keep: see svg-host-extras' HostCellView. */
+  owned: boolean;
+  iso: boolean;
+  foreign: boolean;
+  keep: string;
 }
 
 interface Item {
@@ -117,7 +135,7 @@ interface Group {
   node: TopologyNode | null;
   heading: string;
   info: string[];
-  /** The observed guests' memory on this node. */
+  /** The observed guests' memory on this node, then the devices on it. */
   obs: ObservedNodeLine[];
   items: Item[];
 }
@@ -137,6 +155,7 @@ interface Model {
   headerH: number;
   /** The observed layer's style rules are needed. */
   observed: boolean;
+  host: HostLayer | null;
 }
 
 const colourOf = (g: number) => GUEST_PALETTE[g % GUEST_PALETTE.length];
@@ -166,11 +185,15 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
     for (const cpu of new Set(p.reservedCpus)) reservedBy.set(cpu, [...(reservedBy.get(cpu) ?? []), g]);
   });
 
+  const extras = buildHostLayer(host, plans, opts.devices, { cpus: cpusText, list: cpuList, fit });
   const cells = new Map<number, CellView>();
   for (const cpu of host.cpus) {
-    const view = cellView(cpu, roles.get(cpu.id) ?? [], hk.has(cpu.id), names, reservedBy.get(cpu.id) ?? [], warnings);
+    const hc = extras?.cells.get(cpu.id);
+    const view = cellView(cpu, roles.get(cpu.id) ?? [], hk.has(cpu.id), names, reservedBy.get(cpu.id) ?? [], warnings, hc);
+    if (hc) applyHostCell(view, hc);
     cells.set(cpu.id, view);
   }
+  warnings.push(...(extras?.warnings ?? []));
   const layer: ObservedLayer | null = buildObservedLayer(host, plans, opts.observed, { mem, cpus: cpusText, fit });
   for (const [cpu, o] of layer?.cells ?? []) {
     const view = cells.get(cpu);
@@ -204,7 +227,7 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
       const offline = host.cpus.filter((c) => !c.online && c.node === node.id).map((c) => c.id);
       const items = [...cores, ...chunk(offline)];
       for (const it of items) for (const c of it.cpus) placed.add(c);
-      return { node, heading: `node ${node.id}`, info: nodeInfo(node, usedPages, guestMiB.get(node.id) ?? 0, warnings), obs: layer?.nodes.get(node.id) ?? [], items };
+      return { node, heading: `node ${node.id}`, info: nodeInfo(node, usedPages, guestMiB.get(node.id) ?? 0, warnings), obs: [...(layer?.nodes.get(node.id) ?? []), ...(extras?.nodes.get(node.id) ?? []).map((text) => ({ text, offPlan: false }))], items };
     });
   const loose = host.cpus.filter((c) => !placed.has(c.id));
   if (loose.length > 0) {
@@ -231,7 +254,7 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
 
   const views = [...cells.values()];
   const keys: Model["keys"] = [{ kind: "free", label: "free" }];
-  if (views.some((v) => v.main === "hk")) keys.push({ kind: "hk", label: "hk housekeeping" });
+  if (views.some((v) => v.main === "hk" || (v.foreign && hk.has(v.cpu)))) keys.push({ kind: "hk", label: "hk housekeeping" });
   if (views.some((v) => v.hatch !== null)) keys.push({ kind: "idle", label: "idle sibling (hatched in the guest's colour)" });
   if (views.some((v) => v.offline)) keys.push({ kind: "offline", label: "offline" });
   if (views.some((v) => v.conflict)) keys.push({ kind: "conflict", label: "conflict (see warnings)" });
@@ -252,6 +275,7 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
     `${subtitle}.`,
     ...plans.map((p, g) => `${p.name}: ${guests[g].headline}; ${guests[g].detail}.${layer?.desc.has(g) ? ` ${layer.desc.get(g)}` : ""}`),
     hk.size ? `Housekeeping CPUs ${cpuList([...hk])}.` : "",
+    ...(extras?.desc ?? []),
     ...warnings.slice(0, MAX_WARNINGS).map((w) => `Warning: ${w}.`),
     warnings.length > MAX_WARNINGS ? `${warnings.length - MAX_WARNINGS} more warnings.` : "",
   ]
@@ -260,10 +284,10 @@ function buildModel(host: HostTopology, plans: readonly PlacementPlan[], opts: P
   const obsRows = Math.max(0, ...groups.map((g) => g.obs.length));
   const headerH = NODE_HEADER_H + obsRows * (FS.nodeInfo + 4);
   const hatches = hatchIds.map((id) => ({ id, colour: GUEST_PALETTE[id] }));
-  return { title, subtitle, desc, groups, cells, smt, guests, keys, warnings, hatches, headerH, observed: layer !== null };
+  return { title, subtitle, desc, groups, cells, smt, guests, keys, warnings, hatches, headerH, observed: layer !== null, host: extras };
 }
 
-function cellView(cpu: TopologyCpu, roles: Role[], hk: boolean, names: readonly string[], reservedBy: number[], warnings: string[]): CellView {
+function cellView(cpu: TopologyCpu, roles: Role[], hk: boolean, names: readonly string[], reservedBy: number[], warnings: string[], hc?: HostCell): CellView {
   const vcpus = roles.filter((r) => r.kind === "vcpu");
   const idle = roles.find((r) => r.kind === "idle");
   const service = roles.find((r) => r.kind === "emu" || r.kind === "io");
@@ -321,7 +345,9 @@ function cellView(cpu: TopologyCpu, roles: Role[], hk: boolean, names: readonly 
   const state = [...label];
   if (hk) state.push("housekeeping");
   if (!cpu.online) state.push("offline");
+  state.push(...(hc?.taken ?? []));
   if (state.length === 0) state.push("free");
+  state.push(...(hc?.notes ?? []));
   const where = cpu.node === null ? "no NUMA node" : `node ${cpu.node}`;
   const sib = cpu.siblings.length > 1 ? `, core with CPUs ${cpuList(cpu.siblings)}` : "";
   return {
@@ -335,6 +361,10 @@ function cellView(cpu: TopologyCpu, roles: Role[], hk: boolean, names: readonly 
     tip: `CPU ${cpu.id} (${where}${sib}): ${state.join(", ")}`,
     strong,
     observed: null,
+    owned: owner !== undefined,
+    iso: false,
+    foreign: false,
+    keep: "",
   };
 }
 
@@ -516,6 +546,11 @@ function draw(m: Model): XmlElement {
     legendW = Math.max(legendW, 22 + nameW + 12 + textW(g.headline, FS.guest), ...lines.map((line) => 22 + line.dx + textW(line.t, FS.detail)));
     y += FS.guest + 10 + lines.length * (FS.detail + 4) + 6;
   }
+  if (m.host) {
+    const block = drawHostLegend(m.host, MARGIN, y, wrapW, { wrap, textW, head: FS.guest, key: FS.key });
+    legend.push(...block.els);
+    [y, legendW] = [block.y, Math.max(legendW, block.w)];
+  }
   y += 6;
   let kx = MARGIN;
   const keyRowW = Math.max(nodesW, legendW, 400);
@@ -567,6 +602,7 @@ function draw(m: Model): XmlElement {
     `.warnh{font-size:${FS.guest}px;font-weight:bold;fill:${CONFLICT}}`,
     `.warn{font-size:${FS.detail}px;fill:${CONFLICT}}`,
     ...(m.observed ? observedStyle(CONFLICT) : []),
+    ...(m.host ? hostStyle() : []),
   ].join("\n");
 
   const defs = el(
@@ -575,6 +611,7 @@ function draw(m: Model): XmlElement {
     el("style", { type: "text/css" }, style),
     m.hatches.map((h) => hatchPattern(`${ID}-hatch-${h.id}`, h.colour)),
     m.keys.some((k) => k.kind === "idle") ? hatchPattern(`${ID}-hatch-key`, "#888888") : null,
+    m.host ? hostDefs(m.host) : null,
   );
   return el(
     "svg",
@@ -632,8 +669,9 @@ function drawGroup(g: Group, x: number, y: number, w: number, h: number, d: Grid
 function drawCell(v: CellView, x: number, y: number, d: GridDims): XmlElement {
   const w = d.cellW;
   const fill = v.hatch !== null ? `url(#${ID}-hatch-${v.hatch})` : v.fill;
-  const main = v.strong && [...v.main].length > d.mainMax ? shortenVcpu(v.main, d.mainMax) : fit(v.main, d.mainMax);
-  const halo = v.hatch !== null ? " halo" : "";
+  const keep = v.strong ? v.main.slice(v.main.lastIndexOf(" v")) : v.keep;
+  const main = keep && [...v.main].length > d.mainMax ? shortenKeeping(v.main, keep, d.mainMax) : fit(v.main, d.mainMax);
+  const halo = v.hatch !== null || v.foreign ? " halo" : "";
   return el(
     "g",
     { class: "thread", "data-cpu": v.cpu },
@@ -655,17 +693,17 @@ function drawCell(v: CellView, x: number, y: number, d: GridDims): XmlElement {
         ]
       : null,
     v.observed ? observedOutline(x, y, w, CELL_H, v.observed, INK) : null,
+    v.iso ? isoMarker(x, y, w, CELL_H) : null,
     text(x + 4, y + 11, `CPU ${v.cpu}`, `cpu${halo}`),
     v.main ? text(x + w / 2, y + 27, main, `main${v.strong ? " strong" : ""}${v.offline ? " off halo" : halo}`) : null,
     v.extra ? text(x + w / 2, y + 39, fit(v.extra, d.extraMax), `extra${halo}`) : null,
   );
 }
 
-/** "<name> v<n>" shortened in the name, keeping " v<n>". */
-function shortenVcpu(label: string, max: number): string {
-  const cut = label.lastIndexOf(" v");
-  const suffix = label.slice(cut);
-  return `${fit(label.slice(0, cut), Math.max(2, max - [...suffix].length))}${suffix}`;
+/** "<name> v<n>" (or "<name> emu/io") shortened in the name, keeping the suffix. */
+function shortenKeeping(label: string, suffix: string, max: number): string {
+  const name = label.slice(0, label.length - suffix.length);
+  return `${fit(name, Math.max(2, max - [...suffix].length))}${suffix}`;
 }
 
 function keySwatch(kind: Model["keys"][number]["kind"], x: number, y: number): XmlElement {

@@ -6,6 +6,8 @@
 // examples/placement-observed-sample.svg (hv01 with HV01_OBSERVED below).
 // The observed layer: measured vCPU affinities, guest RAM per node and drift
 // lines next to the plan; without observed entries the goldens stay as they are.
+// The host layer: isolcpus, other programs' domains and the guests' devices
+// (hv01-host.svg); without them the goldens stay as they are.
 import { strict as assert } from "node:assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,6 +16,7 @@ import type { Document, Element } from "@xmldom/xmldom";
 import { HostLedger, type PlacementPlan, type PlacementRequest } from "../../provider/plan";
 import { GUEST_PALETTE, renderPlacementSvg, type ObservedGuest, type PlacementSvgOptions } from "../../provider/plan/svg";
 import { escapeAttr, escapeText } from "../../provider/plan/svg-xml";
+import type { TopologyDomain } from "../../provider/plan/host-domains";
 import type { HostTopology } from "../../provider/plan/topology";
 import { syntheticTopology } from "../fixtures/topologies/build";
 import { hv01, quadSnc } from "../fixtures/topologies/named";
@@ -180,7 +183,7 @@ function assertLayout(doc: Document): void {
         for (const t of elements(th, "text")) {
           const w = estimate(t);
           const x = num(t, "x");
-          const [left, right] = cls(t).includes("cpu") ? [x, x + w] : [x - w / 2, x + w / 2];
+          const [left, right] = cls(t).includes("cpu") || cls(t).includes("isotag") ? [x, x + w] : [x - w / 2, x + w / 2];
           assert.ok(left >= tb.x && right <= tb.x + tb.w, `"${t.textContent}" fits its cell (${w} > ${tb.w})`);
         }
         cellBoxes.push(tb);
@@ -201,7 +204,7 @@ function assertLayout(doc: Document): void {
 }
 
 // Monospace advance (0.602 em for DejaVu Sans Mono) by the class's font size.
-const SIZES: Record<string, number> = { cpu: 9, main: 11, extra: 9, nh: 13, ni: 11, gname: 12, ghead: 12, gdetail: 10, key: 11, h: 12, warnh: 12, warn: 10 };
+const SIZES: Record<string, number> = { isotag: 9, cpu: 9, main: 11, extra: 9, nh: 13, ni: 11, gname: 12, ghead: 12, gdetail: 10, key: 11, h: 12, warnh: 12, warn: 10 };
 function estimate(t: Element): number {
   const size = cls(t).map((c) => SIZES[c]).find((s) => s !== undefined) ?? 16;
   return [...(t.textContent ?? "")].length * size * 0.602;
@@ -560,5 +563,166 @@ describe("renderPlacementSvg: observed placement", () => {
     // (The 1 MiB of 4 KiB pages is below the tolerance: it does not change the page-size text.)
     assert.equal(render(reordered), svg);
     assert.equal(render(HV01_OBSERVED), svg);
+  });
+});
+
+/** Other programs' domains on hv01: legacy (vCPUs on CPUs 6 and 14, emulator on housekeeping CPU 8), archive shut off and unpinned; "rt" is the plan's own guest. */
+const HOST_DOMAINS: TopologyDomain[] = [
+  { name: "legacy", active: true, vcpuCpus: [6, 14], helperCpus: [8], hugepages: [], normalMiB: [] },
+  { name: "rt", active: true, vcpuCpus: [1, 2, 3], helperCpus: [], hugepages: [], normalMiB: [] },
+  { name: "archive", active: false, vcpuCpus: [], helperCpus: [], hugepages: [], normalMiB: [] },
+];
+/** rt's NIC on node 1 (rt's nodeset is 0), db's disk on node 1, a VF of db on no known node, a host NIC of no guest on node 0. */
+const HOST_DEVICES: NonNullable<PlacementSvgOptions["devices"]> = [
+  { label: "enp65s0f0", node: 1, guest: "rt" },
+  { label: "nvme0n1", node: 1, guest: "db" },
+  { label: "0000:81:00.1", node: null, guest: "db" },
+  { label: "eno1", node: 0 },
+];
+
+describe("renderPlacementSvg: isolated CPUs, other domains and devices", () => {
+  const c = CASES[0];
+  const plans = casePlans(c);
+  /** hv01 with its captured isolcpus (2-3,10-11) and `domains`. */
+  const hostWith = (domains: TopologyDomain[] | undefined, isolated = [2, 3, 10, 11]): HostTopology => ({ ...hv01(), isolated, domains });
+  const render = (host: HostTopology, opts: PlacementSvgOptions = {}, ps: readonly PlacementPlan[] = plans) => renderPlacementSvg(host, ps, { ...c.opts, ...opts });
+  const svg = render(hostWith(HOST_DOMAINS), { devices: HOST_DEVICES });
+  const show = (doc: Document, cpu: number) => {
+    const g = threads(doc).get(cpu)!;
+    return [cellText(g, "main"), cellText(g, "extra"), rectOf(g).getAttribute("fill")];
+  };
+  const tip = (doc: Document, cpu: number) => elements(threads(doc).get(cpu)!, "title")[0].textContent;
+  const texts = (doc: Document, c: string) => elements(doc, "text").filter((t) => cls(t).includes(c)).map((t) => t.textContent);
+  const hostLines = (doc: Document) => elements(doc, "g").filter((g) => cls(g).includes("hostline")).map((g) => [g.getAttribute("class"), elements(g, "text").map((t) => t.textContent).join(" ")]);
+  const nodeInfo = (doc: Document, node: number) => {
+    const n = elements(doc, "g").find((e) => cls(e).includes("node") && e.getAttribute("data-node") === String(node))!;
+    return elements(n, "text").filter((t) => t.parentNode === n && cls(t).includes("ni")).map((t) => t.textContent);
+  };
+
+  it("matches the golden file, parses, draws every vCPU at its planned CPU, and lays out without overlaps", () => {
+    goldenCheck(join(FIXTURES, "hv01-host.svg"), svg);
+    const doc = parseSvg(svg);
+    assertStructure(doc, plans, hostWith(HOST_DOMAINS));
+    assertLayout(doc);
+    assert.doesNotMatch(svg, /href|@import|@font-face|url\((?!#)|https?:\/\/(?!www\.w3\.org\/2000\/svg")/);
+  });
+
+  it("shows housekeeping CPUs as housekeeping, never as free", () => {
+    const doc = parseSvg(svg);
+    assert.deepEqual(show(doc, 0), ["hk", null, "#BBBBBB"]);
+    assert.equal(tip(doc, 0), "CPU 0 (node 0, core with CPUs 0,8): housekeeping");
+    // CPU 8 is housekeeping and legacy's emulator: the domain's label, "hk" below it, housekeeping in the tooltip and the key.
+    assert.deepEqual(show(doc, 8), ["legacy emu/io", "hk", "url(#kvmtune-placement-foreign)"]);
+    assert.equal(tip(doc, 8), "CPU 8 (node 0, core with CPUs 0,8): housekeeping, legacy emulator/iothreads (not in this program)");
+    assert.ok(texts(doc, "key").includes("hk housekeeping"));
+    // Without the layer too.
+    const plain = parseSvg(render(hostWith(undefined, [])));
+    assert.deepEqual(show(plain, 8), ["hk", null, "#BBBBBB"]);
+    assert.ok(!tip(plain, 8)!.includes("free"));
+  });
+
+  it("marks the isolated CPUs, and only them, and lists them in the legend", () => {
+    const doc = parseSvg(svg);
+    const marked = [...threads(doc)].filter(([, g]) => elements(g, "g").some((x) => cls(x).includes("iso"))).map(([cpu]) => cpu);
+    assert.deepEqual(marked.sort((a, b) => a - b), [2, 3, 10, 11]);
+    const cell = threads(doc).get(10)!;
+    const mark = elements(cell, "g").find((x) => cls(x).includes("iso"))!;
+    assert.deepEqual(elements(mark, "rect").map((r) => [r.getAttribute("fill"), r.getAttribute("width")]), [["#111111", "2.5"]]);
+    assert.deepEqual(elements(mark, "text").map((t) => [t.textContent, t.getAttribute("class")]), [["iso", "isotag"]]);
+    const cpuText = elements(cell, "text").find((t) => cls(t).includes("cpu"))!;
+    assert.ok(num(cpuText, "x") + estimate(cpuText) < num(elements(mark, "text")[0], "x"), "the tag clears the CPU number");
+    assert.equal(tip(doc, 10), "CPU 10 (node 0, core with CPUs 2,10): rt idle sibling, isolated (isolcpus)");
+    assert.deepEqual(hostLines(doc)[0], ["hostline iso", "isolated (isolcpus): CPUs 2-3,10-11"]);
+    assert.ok(elements(doc, "desc")[0].textContent!.includes("Housekeeping CPUs 0,8. Isolated (isolcpus): CPUs 2-3,10-11."));
+    // One isolated CPU, nothing else: only that cell is marked.
+    const one = parseSvg(render(hostWith(undefined, [6])));
+    assert.deepEqual([...threads(one)].filter(([, g]) => elements(g, "g").some((x) => cls(x).includes("iso"))).map(([cpu]) => cpu), [6]);
+    assert.deepEqual(show(one, 6), [null, null, "#FFFFFF"]);
+    assert.equal(tip(one, 6), "CPU 6 (node 1, core with CPUs 6,14): free, isolated (isolcpus)");
+    assert.deepEqual(hostLines(one), [["hostline iso", "isolated (isolcpus): CPU 6"]]);
+  });
+
+  it("draws other domains' CPUs as taken, labelled with the domain, with a legend line per domain", () => {
+    const doc = parseSvg(svg);
+    for (const cpu of [6, 14]) {
+      assert.deepEqual(show(doc, cpu), ["legacy", null, "url(#kvmtune-placement-foreign)"]);
+      assert.ok(!tip(doc, cpu)!.includes("free"));
+    }
+    assert.equal(tip(doc, 6), "CPU 6 (node 1, core with CPUs 6,14): legacy vCPUs (not in this program)");
+    assert.deepEqual(hostLines(doc).slice(1, 3), [
+      ["hostline foreign", "archive (not in this program): vCPUs not pinned (shut off)"],
+      ["hostline foreign", "legacy (not in this program): vCPUs on CPUs 6,14, emulator/iothreads on CPU 8"],
+    ]);
+    // rt is the plan's own domain: not listed, its CPUs read as the plan's.
+    assert.ok(!hostLines(doc).some(([, t]) => t!.startsWith("rt ")));
+    assert.deepEqual(show(doc, 1), ["rt v0", "+emu", GUEST_PALETTE[0]]);
+    assert.ok(svg.includes('<pattern id="kvmtune-placement-foreign"'));
+    // No plan vCPU on legacy's CPUs: no conflict outline.
+    assert.equal(rectOf(threads(doc).get(6)!).getAttribute("stroke"), "#6E6E6E");
+  });
+
+  it("flags a plan vCPU on another domain's vCPU CPU as a conflict, and shortens long domain names keeping ' emu/io'", () => {
+    const long = "a-very-long-domain-name-of-another-program";
+    const domains: TopologyDomain[] = [
+      { name: "legacy", active: true, vcpuCpus: [5, 6], helperCpus: [], hugepages: [], normalMiB: [] },
+      { name: long, active: true, vcpuCpus: [], helperCpus: [14], hugepages: [], normalMiB: [] },
+    ];
+    const doc = parseSvg(render(hostWith(domains, [])));
+    assertLayout(doc);
+    const warn = texts(doc, "warn");
+    assert.ok(warn.includes("• CPU 5 runs db vCPU 2, but legacy (not in this program) pins its vCPUs there"), warn.join("\n"));
+    const cell = threads(doc).get(5)!;
+    assert.equal(rectOf(cell).getAttribute("stroke"), "#CC0000");
+    assert.deepEqual(show(doc, 5), ["db v2", "legacy", GUEST_PALETTE[1]]);
+    assert.ok(texts(doc, "key").includes("conflict (see warnings)"));
+    const main = show(doc, 14)[0]!;
+    assert.ok(main.endsWith("… emu/io") && long.startsWith(main.slice(0, main.indexOf("…"))), main);
+    assert.ok(tip(doc, 14)!.endsWith(`${long} emulator/iothreads (not in this program)`));
+    assert.deepEqual(hostLines(doc)[0], ["hostline foreign", `${long} (not in this program): vCPUs not pinned, emulator/iothreads on CPU 14`]);
+  });
+
+  it("lists devices in their node's header, the unknown ones in the legend, and warns of a device outside its guest's nodes", () => {
+    const doc = parseSvg(svg);
+    assert.deepEqual(nodeInfo(doc, 0).slice(2), ["dev: eno1"]);
+    assert.deepEqual(nodeInfo(doc, 1).slice(2), ["dev: enp65s0f0 (rt)", "dev: nvme0n1 (db)"]);
+    assert.deepEqual(hostLines(doc).slice(-1), [["hostline devices", "devices on no known node: 0000:81:00.1 (db)"]]);
+    assert.deepEqual(texts(doc, "warn"), ["• rt uses enp65s0f0 on node1, outside its nodes 0"]);
+    assert.ok(elements(doc, "desc")[0].textContent!.includes("Devices: 0000:81:00.1 (db) on no known node, eno1 on node 0, enp65s0f0 (rt) on node 1, nvme0n1 (db) on node 1."));
+    // Many devices on a node: five lines, then a count; a device on a node the host lacks is a warning too.
+    const many = Array.from({ length: 8 }, (_, i) => ({ label: `ens1f${i}v0`, node: 1, guest: "db" }));
+    const doc2 = parseSvg(render(hostWith(undefined, []), { devices: [...many, { label: "sdb", node: 7, guest: "db" }] }));
+    assertLayout(doc2);
+    assert.deepEqual(nodeInfo(doc2, 1).slice(2), [...many.slice(0, 5).map((d) => `dev: ${d.label} (db)`), "dev: +3 more"]);
+    assert.deepEqual(texts(doc2, "warn"), ["• sdb (db) is on node 7, not on this host", "• db uses sdb on node7, outside its nodes 1"]);
+    assert.deepEqual(hostLines(doc2), [["hostline devices", "devices on no known node: sdb (db)"]]);
+  });
+
+  it("is byte-identical to the goldens without isolated CPUs, other domains and devices", () => {
+    for (const gc of CASES) {
+      const ps = casePlans(gc);
+      const golden = readFileSync(join(FIXTURES, `${gc.name}.svg`), "utf8");
+      const own: TopologyDomain[] = ps.map((p) => ({ name: p.name, active: true, vcpuCpus: [...p.vcpuPins], helperCpus: [], hugepages: [], normalMiB: [] }));
+      for (const domains of [undefined, [], own]) {
+        for (const devices of [undefined, []]) {
+          const host = { ...gc.host(), isolated: [], domains };
+          assert.equal(renderPlacementSvg(host, ps, { ...gc.opts, devices }), golden, `${gc.name} with ${domains?.length ?? "no"} domains, devices ${JSON.stringify(devices)}`);
+        }
+      }
+    }
+  });
+
+  it("is deterministic whatever the order of domains and devices", () => {
+    assert.equal(render(hostWith(HOST_DOMAINS), { devices: HOST_DEVICES }), svg);
+    assert.equal(render(hostWith([...HOST_DOMAINS].reverse(), [11, 10, 3, 2]), { devices: [...HOST_DEVICES].reverse() }), svg);
+  });
+
+  it("escapes hostile domain names and device labels", () => {
+    const name = `<vm&"1'>`;
+    const out = render(hostWith([{ name, active: false, vcpuCpus: [6], helperCpus: [], hugepages: [], normalMiB: [] }], []), { devices: [{ label: `<nic&>`, node: 0, guest: name }] });
+    const doc = parseSvg(out);
+    assert.ok(!out.includes(name) && !out.includes("<nic&>"));
+    assert.equal(show(doc, 6)[0], name);
+    assert.deepEqual(nodeInfo(doc, 0).slice(2), [`dev: <nic&> (${name})`]);
+    assert.deepEqual(hostLines(doc), [["hostline foreign", `${name} (not in this program): vCPUs on CPU 6 (shut off)`]]);
   });
 });
