@@ -7,10 +7,14 @@ import { futureHostTopology, type PlannedHost } from "../provider/plan/future-ho
 import { HostLedger } from "../provider/plan/ledger";
 import type { PlacementPlan } from "../provider/plan/placement-types";
 import type { PlacementRequest } from "../provider/plan/request";
-import { renderPlacementSvg, type ObservedGuest } from "../provider/plan/svg";
+import { renderPlacementSvg, type ObservedGuest, type PlacementDevice } from "../provider/plan/svg";
+import { resolveDeviceNodes } from "../provider/plan/device-nodes";
+import { housekeepingOf } from "../provider/plan/placement-reasons";
+import { parsePlacementRequest } from "../provider/plan/request";
+import { indexTopology } from "../provider/plan/topology";
 import { LibvirtDomain } from "../provider/resources/libvirt-domain";
 import type { ObservedSummary } from "../provider/libvirt/placement-drift";
-import { InputError } from "../provider/spec/issues";
+import { InputError, showValue } from "../provider/spec/issues";
 import type { ConnectionArgs } from "./connection";
 import { cachedHostFacts, hostIdOf } from "./host-facts-cache";
 import { TunedHost } from "./tuned-host";
@@ -21,9 +25,16 @@ import { stackIdentity } from "./host-ownership";
  * computed in the program (from the host's facts, read once per host per run),
  * so `pulumi preview` shows the pins before anything changes.
  */
-export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name"> {
+export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name" | "deviceNodes"> {
   /** The host: a TunedHost (its connection is reused) or a connection. */
   host: TunedHost | pulumi.Input<ConnectionArgs>;
+  /**
+   * Host devices this guest uses, which pull it to their NUMA nodes (see `deviceAffinity`): PCI functions
+   * (`"0000:41:00.0"`, e.g. a passthrough GPU or VF), network interfaces (`"enp65s0f0"`, a PF or VF netdev)
+   * and block devices (`"/dev/nvme0n1"`, a partition or a `/dev/disk/by-id` link). Their nodes come from the
+   * host's facts (`numa_node`); a name the host does not have fails the preview. At most 64.
+   */
+  numaDevices?: string[];
   /** libvirt domain name. Default: the resource name. Letters, digits, '_', '.', '+', '-'. */
   domainName?: string;
   /** `<cpu mode>`: "host-passthrough" (default), "host-model", or "maximum" (TCG hosts). */
@@ -73,7 +84,7 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name"> {
 const ARG_FIELDS = [
   "host", "domainName", "vcpus", "memoryMiB", "hugepages", "threadPolicy", "emulatorPolicy", "emulatorCpus", "iothreads", "numaMode", "guestNumaCells",
   "housekeepingCpus", "nodes", "cpuMode", "osVariant", "disks", "adopt", "domainType", "start", "autostart", "placementSvgPath", "facts", "lockedMemory",
-  "restart", "shutdownTimeoutSeconds",
+  "restart", "shutdownTimeoutSeconds", "numaDevices", "deviceAffinity",
 ];
 
 /** Unknown fields are refused up front (a typo must not silently fall back to a default). */
@@ -83,6 +94,10 @@ function argProblems(args: Record<string, unknown>): string[] {
     problems.push(`args.cpuMode: ${JSON.stringify(args.cpuMode)} is not accepted; expected "host-passthrough", "host-model" or "maximum"`);
   }
   if (args.adopt && (args.disks !== undefined || args.domainType !== undefined)) problems.push("args.adopt: an adopted domain keeps its own disks and type; drop disks/domainType");
+  const devices = args.numaDevices;
+  if (devices !== undefined && (!Array.isArray(devices) || devices.length > 64 || devices.some((d) => typeof d !== "string" || d.length === 0 || d.length > 256))) {
+    problems.push(`args.numaDevices: ${showValue(devices)} is not accepted; expected a list of at most 64 device names such as ["0000:41:00.0", "enp65s0f0", "/dev/nvme0n1"]`);
+  }
   return problems;
 }
 
@@ -92,7 +107,7 @@ function argProblems(args: Record<string, unknown>): string[] {
  * the Automation API runs inline programs more than once in one process, and a guest dropped from the
  * program must not keep its CPUs.
  */
-type LedgerEntry = { ledger: HostLedger; basis: string; owners: Map<string, string> };
+type LedgerEntry = { ledger: HostLedger; basis: string; owners: Map<string, string>; devices: Map<string, PlacementDevice[]> };
 const runLedgers = new WeakMap<object, Map<string, LedgerEntry>>();
 const outsideRun = new Map<string, LedgerEntry>();
 
@@ -109,7 +124,7 @@ function ledgersOfThisRun(): Map<string, LedgerEntry> {
  * A guest bringing other pools than the ledger was made from re-bases it (plans kept; `conflicts` names
  * those that no longer fit); a guest on a bare connection uses the ledger as it is.
  */
-function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHost | undefined): { ledger: HostLedger; conflicts: string[]; duplicate?: string } {
+function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHost | undefined): { ledger: HostLedger; conflicts: string[]; duplicate?: string; devices: Map<string, PlacementDevice[]> } {
   const ledgers = ledgersOfThisRun();
   // One host reached by name and by address is one host: keyed by its machine-id when the facts have one.
   const key = facts.machineId ? `machine-id ${facts.machineId}` : id;
@@ -117,17 +132,19 @@ function ledgerFor(id: string, resource: string, name: string, facts: HostFacts,
   const entry = ledgers.get(key);
   const holder = entry?.owners.get(name);
   if (entry && holder !== undefined && holder !== resource) {
-    return { ledger: entry.ledger, conflicts: [], duplicate: `domain name "${name}" is already used on this host by NumaPinnedGuest "${holder}"; NumaPinnedGuest "${resource}" asks for it too (give one a different domainName)` };
+    return { ledger: entry.ledger, conflicts: [], devices: entry.devices, duplicate: `domain name "${name}" is already used on this host by NumaPinnedGuest "${holder}"; NumaPinnedGuest "${resource}" asks for it too (give one a different domainName)` };
   }
   entry?.ledger.remove(name);
+  entry?.devices.delete(name);
   const owners = entry?.owners ?? new Map<string, string>();
+  const devices = entry?.devices ?? new Map<string, PlacementDevice[]>();
   owners.set(name, resource);
-  if (entry && (entry.basis === basis || !planned)) return { ledger: entry.ledger, conflicts: [] };
+  if (entry && (entry.basis === basis || !planned)) return { ledger: entry.ledger, conflicts: [], devices };
   const future = futureHostTopology(facts, planned);
   const options = { hugepagePoolNotes: future.notes };
   const next = entry ? entry.ledger.rebase(future.topology, options) : { ledger: new HostLedger(future.topology, options), conflicts: [] };
-  ledgers.set(key, { ledger: next.ledger, basis, owners });
-  return next;
+  ledgers.set(key, { ledger: next.ledger, basis, owners, devices });
+  return { ...next, devices };
 }
 
 /**
@@ -183,7 +200,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const problems = argProblems(args as unknown as Record<string, unknown>);
     if (problems.length) throw new InputError(`NumaPinnedGuest "${name}" args`, problems);
     // Everything that is not about the domain itself is the placement request.
-    const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, lockedMemory, restart, shutdownTimeoutSeconds, ...placement } = args;
+    const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, lockedMemory, restart, shutdownTimeoutSeconds, numaDevices, ...placement } = args;
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
     const domainName = args.domainName ?? name;
     const hostId = hostIdOf(connection);
@@ -194,17 +211,25 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const planned = args.host instanceof TunedHost ? args.host.plannedHost : pulumi.output(undefined);
     const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
-      const { ledger, conflicts, duplicate } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
+      const { ledger, conflicts, duplicate, devices: deviceMap } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
       // The other guest keeps its plan under that name; this one is not placed at all.
       if (duplicate) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${duplicate}`] };
-      const r = ledger.place({ name: domainName, ...placement });
+      const where = (x: string) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`;
+      const devices = resolveDeviceNodes(f as HostFacts, numaDevices ?? []);
+      if (devices.problems.length) return { plan: null, svg: "", problems: devices.problems.map(where) };
+      const request = { name: domainName, ...placement, ...(devices.nodes.length ? { deviceNodes: devices.nodes } : {}) };
+      const r = ledger.place(request);
       // Handed to the domain's check, so preview fails cleanly (a rejected output would hang an inline Automation API program).
-      if (!r.ok || conflicts.length) return { plan: null, svg: "", problems: [...conflicts, ...(r.ok ? [] : r.reasons)].map((x) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`) };
+      if (!r.ok || conflicts.length) return { plan: null, svg: "", problems: [...conflicts, ...(r.ok ? [] : r.reasons)].map(where) };
+      for (const note of r.notes ?? []) void pulumi.log.warn(where(note), this);
+      deviceMap.set(domainName, devices.nodes.map((d) => ({ label: d.device, node: d.node, guest: domainName })));
       const title = `Guest placement on ${(f as HostFacts).hostname ?? id}`;
-      const svg = renderPlacementSvg(ledger.topology, ledger.plans, { title });
+      const t = ledger.topology;
+      const map = () => ({ title, housekeepingCpus: housekeepingOf(t, indexTopology(t), parsePlacementRequest(request).housekeepingCpus), devices: [...deviceMap.values()].flat() });
+      const svg = renderPlacementSvg(t, ledger.plans, map());
       if (placementSvgPath) fs.writeFileSync(placementSvgPath, svg);
       // Drawn again once the guest runs, with what was measured (ledger holds every guest of this run on the host).
-      const redraw = (observed: ObservedGuest) => renderPlacementSvg(ledger.topology, ledger.plans, { title, observed: { [domainName]: observed } });
+      const redraw = (observed: ObservedGuest) => renderPlacementSvg(t, ledger.plans, { ...map(), observed: { [domainName]: observed } });
       return { plan: r.plan, svg, problems: [] as string[], redraw };
     });
     // In adopt mode the OS id is an owned part; a defined domain gets it from its spec.

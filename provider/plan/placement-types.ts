@@ -56,8 +56,8 @@ export interface PlacementPlan {
   idleSiblings: number[];
 }
 
-/** A plan, or every reason the guest does not fit. */
-export type PlacementResult = { ok: true; plan: PlacementPlan } | { ok: false; name: string; reasons: string[] };
+/** A plan (with notes worth a warning, e.g. a "preferred" device affinity not met), or every reason the guest does not fit. */
+export type PlacementResult = { ok: true; plan: PlacementPlan; notes?: string[] } | { ok: false; name: string; reasons: string[] };
 
 /** Planner options shared by planPlacement and HostLedger. */
 export interface PlacementOptions {

@@ -42,18 +42,36 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   // numaMode "preferred" with normal pages: for each split, nodes whose memory fits
   // come first, then any node (the kernel falls back); the last pass gives the reasons.
   const passes = spec.numaMode === "preferred" && check.sizeKiB === null ? [true, false] : [true];
-  const failed: { k: number; fits: NodeFit[] }[] = [];
-  for (const k of ks) {
-    let fits: NodeFit[] = [];
-    for (const nodeMemory of passes) {
-      fits = check.allowed.map((node) => evalNode(ix, check, spec, usage, options, node, k, memUnits, pageMiB, nodeMemory));
-      const chosen = chooseNodes(ix, fits, k);
-      if (chosen) {
-        if (reasons.length > 0) return { ok: false, name: spec.name, reasons };
-        return { ok: true, plan: buildPlan(spec, check, chosen, fits, k, memUnits, pageMiB) };
+  const affinity = deviceAffinityOf(spec, check.allowed);
+  const search = (must: readonly number[]) => {
+    const failed: { k: number; fits: NodeFit[] }[] = [];
+    for (const k of ks) {
+      let fits: NodeFit[] = [];
+      for (const nodeMemory of passes) {
+        fits = check.allowed.map((node) => evalNode(ix, check, spec, usage, options, node, k, memUnits, pageMiB, nodeMemory));
+        const chosen = chooseNodes(ix, fits, k, must);
+        if (chosen) return { chosen, fits, k, failed };
       }
+      failed.push({ k, fits });
     }
-    failed.push({ k, fits });
+    return { chosen: null, fits: [], k: 0, failed };
+  };
+  let found = search(affinity.must);
+  const notes = [...affinity.notes];
+  if (!found.chosen && affinity.must.length > 0 && spec.deviceAffinity === "preferred") {
+    // "preferred" is not a constraint: when nothing fits either way, the reasons are those without it.
+    const anywhere = search([]);
+    if (anywhere.chosen) notes.push(`deviceAffinity "preferred": no plan with a cell on ${nodesOf(affinity.must)} (${affinity.text}) fits, so the guest is placed on ${nodesOf(anywhere.chosen.nodes)}; device DMA and interrupts cross nodes`);
+    found = anywhere;
+  }
+  if (found.chosen) {
+    if (reasons.length > 0) return { ok: false, name: spec.name, reasons };
+    const plan = buildPlan(spec, check, found.chosen, found.fits, found.k, memUnits, pageMiB);
+    return notes.length ? { ok: true, plan, notes } : { ok: true, plan };
+  }
+  const failed = found.failed;
+  if (affinity.must.length > 0 && spec.deviceAffinity === "required") {
+    reasons.push(`deviceAffinity "required": the guest needs a cell on ${nodesOf(affinity.must)} (${affinity.text}); no split of it that includes ${affinity.must.length === 1 ? "that node" : "those nodes"} fits`);
   }
   // Messages are built only when nothing fits (callers trying many hosts fail often).
   const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage));
@@ -64,6 +82,26 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
     fitProblems.push(`emulatorCpus ${formatCpuList(spec.emulatorCpus ?? [])}: ${n === 1 ? "CPU" : "CPUs"} ${formatCpuList(check.emulatorSiblings)} on the same ${n === 1 ? "core gets" : "cores get"} none of this guest's vCPUs (the emulator never shares a vCPU's core)`);
   }
   return { ok: false, name: spec.name, reasons: [...reasons, ...fitProblems] };
+}
+
+const nodesOf = (ids: readonly number[]) => (ids.length === 1 ? `node${ids[0]}` : `nodes ${formatCpuList(ids)}`);
+
+/** The nodes devices pull the guest to (none for "none" or an unknown node), with what to say about them. */
+function deviceAffinityOf(spec: PlacementSpec, allowed: readonly number[]): { must: number[]; text: string; notes: string[] } {
+  const notes: string[] = [];
+  if (spec.deviceAffinity === "none" || spec.deviceNodes.length === 0) return { must: [], text: "", notes };
+  const unknown = spec.deviceNodes.filter((d) => d.node === null).map((d) => d.device);
+  if (unknown.length) notes.push(`deviceAffinity: the NUMA node of ${unknown.join(", ")} is unknown (numa_node -1), so ${unknown.length === 1 ? "it does" : "they do"} not pull the guest`);
+  const known = spec.deviceNodes.filter((d) => d.node !== null) as { device: string; node: number }[];
+  const byNode = new Map<number, string[]>();
+  for (const d of known) byNode.set(d.node, [...(byNode.get(d.node) ?? []), d.device]);
+  const must = [...byNode.keys()].sort((a, b) => a - b);
+  const text = must.map((n) => `${byNode.get(n)!.join(", ")} on node${n}`).join("; ");
+  // A device on a node the guest may not use is the user's own contradiction: said, and that node left out.
+  const outside = must.filter((n) => !allowed.includes(n));
+  if (outside.length) notes.push(`deviceAffinity: ${outside.map((n) => `${byNode.get(n)!.join(", ")} on node${n}`).join("; ")} outside the guest's nodes ${formatCpuList(allowed)}, so ${outside.length === 1 ? "that node does" : "those nodes do"} not pull the guest`);
+  const inside = must.filter((n) => allowed.includes(n));
+  return { must: inside, text: inside.map((n) => `${byNode.get(n)!.join(", ")} on node${n}`).join("; "), notes };
 }
 
 /** Why guests see only some CPUs of a host that isolates CPUs. */
@@ -98,23 +136,29 @@ function evalNode(ix: TopologyIndex, check: StaticCheck, spec: PlacementSpec, us
   };
 }
 
-/** Node ids chosen (ascending) plus the node that hosts a dedicated emulator core; null when k nodes do not fit. */
-function chooseNodes(ix: TopologyIndex, fits: NodeFit[], k: number): { nodes: number[]; emulatorNode: number } | null {
+/**
+ * Node ids chosen (ascending) plus the node that hosts a dedicated emulator core; null when k nodes do not fit.
+ * Every node in `must` (the devices' nodes) is in the set.
+ */
+function chooseNodes(ix: TopologyIndex, fits: NodeFit[], k: number, must: readonly number[]): { nodes: number[]; emulatorNode: number } | null {
   const ok = fits.filter((f) => f.cpuOk && f.memOk && f.pagesOk);
+  if (ok.length < k || must.length > k || must.some((n) => !ok.some((f) => f.node === n))) return null;
   const seeds = ok.filter((f) => f.emuOk);
-  if (ok.length < k || seeds.length === 0) return null;
+  if (seeds.length === 0) return null;
   if (k === 1) {
-    const best = [...seeds].sort((a, b) => a.free - b.free || a.node - b.node)[0];
-    return { nodes: [best.node], emulatorNode: best.node };
+    const best = seeds.filter((f) => must.length === 0 || f.node === must[0]).sort((a, b) => a.free - b.free || a.node - b.node)[0];
+    return best ? { nodes: [best.node], emulatorNode: best.node } : null;
   }
-  // Grow a set around each seed by nearest nodes; keep the tightest set.
+  // Grow a set around each seed (the devices' nodes first, then the nearest nodes); keep the tightest set.
   let best: { nodes: number[]; emulatorNode: number; key: number[] } | null = null;
   for (const seed of seeds) {
+    const base = [seed, ...ok.filter((f) => f !== seed && must.includes(f.node))];
+    if (base.length > k) continue;
     const others = ok
-      .filter((f) => f !== seed)
+      .filter((f) => !base.includes(f))
       .sort((a, b) => nodeDistance(ix, seed.node, a.node) - nodeDistance(ix, seed.node, b.node) || a.free - b.free || a.node - b.node)
-      .slice(0, k - 1);
-    const set = [seed, ...others];
+      .slice(0, k - base.length);
+    const set = [...base, ...others];
     const nodes = set.map((f) => f.node).sort((a, b) => a - b);
     let far = 0;
     for (const a of nodes) for (const b of nodes) far = Math.max(far, nodeDistance(ix, a, b));

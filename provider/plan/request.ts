@@ -19,6 +19,15 @@ export type EmulatorPolicy = "share" | "isolate";
 export type NumaMode = "strict" | "restrictive" | "preferred" | "interleave";
 /** Guest memory backing page size. */
 export type HugepageSize = "none" | "2M" | "1G";
+/** How host devices pull a guest to their NUMA nodes (Nova's hw:pci_numa_affinity_policy). */
+export type DeviceAffinity = "required" | "preferred" | "none";
+
+/** A host device the guest uses, with the NUMA node it hangs off (null: unknown, numa_node -1). */
+export interface DeviceNode {
+  /** As the user named it (PCI address, NIC, block device), for messages. */
+  device: string;
+  node: number | null;
+}
 
 /** A guest's placement request, as the user writes it (defaults shown). */
 export interface PlacementRequest {
@@ -60,6 +69,14 @@ export interface PlacementRequest {
   housekeepingCpus?: string;
   /** Host nodes the guest may use (default: all). */
   nodes?: number[];
+  /** Host devices the guest uses (passthrough PCI functions, VFs, NVMe disks) and their NUMA nodes; NumaPinnedGuest fills this from `numaDevices`. */
+  deviceNodes?: DeviceNode[];
+  /**
+   * How `deviceNodes` pull the guest. "required": a guest cell on every device's node, or no plan.
+   * "preferred" (default): the same when it fits; otherwise placed anywhere, and the result's notes say so.
+   * "none": devices do not count. Devices whose node is unknown never count (a note says so).
+   */
+  deviceAffinity?: DeviceAffinity;
 }
 
 /** A validated PlacementRequest with every default filled in. */
@@ -78,6 +95,8 @@ export interface PlacementSpec {
   housekeepingCpus: "auto" | "non-isolated" | number[];
   /** Sorted; null = all host nodes. */
   nodes: number[] | null;
+  deviceNodes: DeviceNode[];
+  deviceAffinity: DeviceAffinity;
 }
 
 /** Hugepage size in KiB, null for "none". */
@@ -120,6 +139,14 @@ const schema = z
         .min(1, { error: expected("a non-empty list of host node ids such as [0, 1]") })
         .refine((a) => new Set(a).size === a.length, { error: expected("node ids without repeats") })
         .optional(),
+      deviceNodes: z
+        .array(
+          z.object({ device: z.string({ error: expected("a device name") }).min(1, { error: expected("a device name") }).max(256, { error: expected("a device name of at most 256 characters") }), node: z.union([int("a node id from 0 to 1023, or null", 0, 1023), z.null()], { error: expected("a node id from 0 to 1023, or null") }) }, { error: expected("{ device, node }") }).strict(),
+          { error: expected("a list of { device, node }") },
+        )
+        .max(64, { error: expected("at most 64 devices") })
+        .optional(),
+      deviceAffinity: oneOf(["required", "preferred", "none"]).default("preferred"),
     },
     { error: expected("an object such as { name, vcpus, memoryMiB }") },
   )
@@ -173,6 +200,8 @@ export function parsePlacementRequest(input: unknown): PlacementSpec {
     guestNumaCells: r.guestNumaCells,
     housekeepingCpus: hk === "auto" || hk === "non-isolated" ? hk : parseCpuList(hk),
     nodes: r.nodes ? [...r.nodes].sort((a, b) => a - b) : null,
+    deviceNodes: (r.deviceNodes ?? []).map((d) => ({ device: d.device, node: d.node })),
+    deviceAffinity: r.deviceAffinity,
   };
 }
 

@@ -78,7 +78,7 @@ describe("NumaPinnedGuest component (mocks)", function () {
       (err: Error) => {
         assert.equal(
           err.message,
-          `invalid NumaPinnedGuest "bad" args:\n  - args: unknown field "cpus"; accepted fields: host, domainName, vcpus, memoryMiB, hugepages, threadPolicy, emulatorPolicy, emulatorCpus, iothreads, numaMode, guestNumaCells, housekeepingCpus, nodes, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts, lockedMemory, restart, shutdownTimeoutSeconds\n  - args.cpuMode: "custom" is not accepted; expected "host-passthrough", "host-model" or "maximum"\n  - args.adopt: an adopted domain keeps its own disks and type; drop disks/domainType`,
+          `invalid NumaPinnedGuest "bad" args:\n  - args: unknown field "cpus"; accepted fields: host, domainName, vcpus, memoryMiB, hugepages, threadPolicy, emulatorPolicy, emulatorCpus, iothreads, numaMode, guestNumaCells, housekeepingCpus, nodes, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts, lockedMemory, restart, shutdownTimeoutSeconds, numaDevices, deviceAffinity\n  - args.cpuMode: "custom" is not accepted; expected "host-passthrough", "host-model" or "maximum"\n  - args.adopt: an adopted domain keeps its own disks and type; drop disks/domainType`,
         );
         return true;
       },
@@ -178,6 +178,34 @@ describe("NumaPinnedGuest component (mocks)", function () {
       new kvmtune.NumaPinnedGuest("locked2", { host: hv, facts: factsOf("10.2.0.5"), vcpus: 2, memoryMiB: 128, lockedMemory: true });
       assert.deepEqual((await domainOf("locked1")).parts.memoryBacking, { hugepages: [{ size: 2048, unit: "KiB" }], locked: true });
       assert.deepEqual((await domainOf("locked2")).parts.memoryBacking, { hugepages: null, locked: true });
+    });
+  });
+
+  describe("numaDevices pull the guest to their nodes (deviceAffinity)", () => {
+    const on = (host: string) => ({ host, privateKey: pulumi.secret("k"), hostKey: HOST_KEY });
+    const domainOf = async (name: string) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return registered.find((r) => r.name === `${name}-domain`)!.inputs;
+    };
+
+    it("an NVMe disk on node1 takes a 2-vCPU guest there (best fit alone is node0); the map shows the disk and housekeeping", async () => {
+      const plain = new kvmtune.NumaPinnedGuest("nd-plain", { host: on("10.4.0.1"), facts: { ...facts, machineId: "nd-1" }, vcpus: 2, memoryMiB: 512 });
+      assert.deepEqual((await unwrap(plain.plan)).nodeset, [0]);
+      const g = new kvmtune.NumaPinnedGuest("nd-disk", { host: on("10.4.0.2"), facts: { ...facts, machineId: "nd-2" }, vcpus: 2, memoryMiB: 512, numaDevices: ["/dev/nvme0n1"], deviceAffinity: "required" });
+      assert.deepEqual((await unwrap(g.plan)).nodeset, [1]);
+      const svg = await unwrap(g.placementSvg);
+      assert.match(svg, /dev: \/dev\/nvme0n1 \(nd-disk\)/);
+      assert.match(svg, /Housekeeping CPUs 0,8\./);
+    });
+
+    it("a device the host does not have fails the preview, naming the field and what is accepted", async () => {
+      new kvmtune.NumaPinnedGuest("nd-bad", { host: on("10.4.0.3"), facts: { ...facts, machineId: "nd-3" }, vcpus: 2, memoryMiB: 512, numaDevices: ["eno1", "nvme9n9"] });
+      assert.deepEqual((await domainOf("nd-bad")).planProblems, [
+        `placement of NumaPinnedGuest "nd-bad" on 10.4.0.3:22: numaDevices[1]: "nvme9n9" is not a PCI function, network interface or block device of host hv01; expected e.g. "0000:41:00.0", "enp65s0f0" or "/dev/nvme0n1"`,
+      ]);
+      assert.throws(() => new kvmtune.NumaPinnedGuest("nd-worse", { host: on("10.4.0.4"), vcpus: 2, memoryMiB: 512, numaDevices: "eno1" as unknown as string[] }), {
+        message: /args\.numaDevices: "eno1" is not accepted; expected a list of at most 64 device names such as \["0000:41:00\.0", "enp65s0f0", "\/dev\/nvme0n1"\]/,
+      });
     });
   });
 

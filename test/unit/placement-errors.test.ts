@@ -21,7 +21,7 @@ function reasons(t: HostTopology, req: PlacementRequest, ledger?: HostLedger): s
   return r.reasons;
 }
 
-const FIELDS = "name, vcpus, memoryMiB, hugepages, threadPolicy, emulatorPolicy, emulatorCpus, iothreads, numaMode, guestNumaCells, housekeepingCpus, nodes";
+const FIELDS = "name, vcpus, memoryMiB, hugepages, threadPolicy, emulatorPolicy, emulatorCpus, iothreads, numaMode, guestNumaCells, housekeepingCpus, nodes, deviceNodes, deviceAffinity";
 
 describe("parsePlacementRequest", () => {
   it("fills defaults", () => {
@@ -38,6 +38,8 @@ describe("parsePlacementRequest", () => {
       guestNumaCells: "auto",
       housekeepingCpus: "auto",
       nodes: null,
+      deviceNodes: [],
+      deviceAffinity: "preferred",
     });
     const s = parsePlacementRequest({ name: "db1", vcpus: 2, memoryMiB: 1024, emulatorCpus: "0,32-33", housekeepingCpus: "0,32", nodes: [1, 0] });
     assert.deepEqual([s.emulatorPolicy, s.emulatorCpus, s.housekeepingCpus, s.nodes], ["isolate", [0, 32, 33], [0, 32], [0, 1]]);
@@ -58,6 +60,8 @@ describe("parsePlacementRequest", () => {
         guestNumaCells: "two",
         housekeepingCpus: "0-",
         nodes: [],
+        deviceNodes: [{ device: "", node: -1 }, "x"],
+        deviceAffinity: "strict",
         extra: 1,
       }),
       [
@@ -72,6 +76,10 @@ describe("parsePlacementRequest", () => {
         `request.guestNumaCells: "two" is not accepted; expected "auto" or a whole number of cells from 1 to 64`,
         `request.housekeepingCpus: "0-" is not accepted; expected a cpulist such as "0,32" ("" for none), "auto" or "non-isolated"`,
         "request.nodes: [] is not accepted; expected a non-empty list of host node ids such as [0, 1]",
+        `request.deviceNodes.0.device: "" is not accepted; expected a device name`,
+        "request.deviceNodes.0.node: -1 is not accepted; expected a node id from 0 to 1023, or null",
+        `request.deviceNodes.1: "x" is not accepted; expected { device, node }`,
+        `request.deviceAffinity: "strict" is not accepted; expected "required", "preferred" or "none"`,
         `request: unknown field "extra"; accepted fields: ${FIELDS}`,
       ],
     );

@@ -66,6 +66,10 @@ function randomRequest(r: Rng, t: HostTopology, name: string): PlacementRequest 
   else if (hk < 0.4) req.housekeepingCpus = r.subset(t.cpus.map((c) => c.id), 0.2).join(",");
   if (r.next() < 0.2) req.nodes = r.subset([...t.nodes.map((x) => x.id), ...(r.next() < 0.2 ? [9] : [])], 0.6);
   if (req.nodes?.length === 0) delete req.nodes;
+  if (r.next() < 0.15) {
+    req.deviceNodes = r.subset(t.nodes.map((x) => x.id), 0.4).map((node, i) => ({ device: `dev${i}`, node: r.next() < 0.1 ? null : node }));
+    req.deviceAffinity = r.pick(["required", "preferred", "none"] as const);
+  }
   if (r.next() < 0.1) {
     req.emulatorPolicy = "isolate";
     req.emulatorCpus = String(r.int(0, t.cpus.length));
@@ -135,6 +139,11 @@ function checkPlan(t: HostTopology, spec: PlacementSpec, p: PlacementPlan, befor
     }
   }
 
+  // Devices: "required" puts a cell on every known device node the guest may use.
+  if (spec.deviceAffinity === "required") {
+    for (const d of spec.deviceNodes) if (d.node !== null && (!spec.nodes || spec.nodes.includes(d.node))) assert.ok(p.nodeset.includes(d.node), `a cell on ${d.device}'s node${d.node}`);
+  }
+
   // Emulator and iothreads.
   for (const e of spec.emulatorCpus ?? []) for (const sib of cpu.get(e)?.siblings ?? []) assert.ok(!p.vcpuPins.includes(sib), `vCPU on CPU ${sib}, a thread of emulator CPU ${e}'s core`);
   if (spec.emulatorCpus) assert.deepEqual(p.emulatorCpus, spec.emulatorCpus);
@@ -180,8 +189,9 @@ describe("placement properties (seeded random hosts and guests)", () => {
           const key = `${spec.threadPolicy}/${spec.emulatorPolicy}/${res.plan.cells.length > 1 ? "span" : "one"}`;
           fittedBy.set(key, (fittedBy.get(key) ?? 0) + 1);
           checkPlan(t, spec, res.plan, before, options);
-          // "auto" spans nodes only when no single node fits.
-          if (spec.guestNumaCells === "auto" && res.plan.cells.length > 1) assert.equal(planPlacement(t, { ...req, guestNumaCells: 1 }, before, options).ok, false);
+          // "auto" spans nodes only when no single node fits (devices on several nodes may ask for more).
+          const pulled = spec.deviceAffinity !== "none" && spec.deviceNodes.some((d) => d.node !== null);
+          if (spec.guestNumaCells === "auto" && res.plan.cells.length > 1 && !pulled) assert.equal(planPlacement(t, { ...req, guestNumaCells: 1 }, before, options).ok, false);
         } else {
           assert.ok(res.reasons.length > 0 && res.reasons.every((x) => x.length > 0), `host ${h} ${req.name}: reasons`);
         }
