@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHostFacts } from "../../provider/host/facts";
+import { planHugepageBudget } from "../../provider/plan/hugepages";
 import { HostLedger } from "../../provider/plan/ledger";
 import { planPlacement } from "../../provider/plan/placement";
 import type { PlacementResult } from "../../provider/plan/placement-types";
@@ -42,6 +43,22 @@ describe("placement beside other programs' domains", () => {
   it("a domain with the guest's own name is that guest: its plan replaces it instead of avoiding it", () => {
     // Re-planning old9 on every run must not collide with old9 itself (its CPUs and 1G pages are its own).
     assert.deepEqual(plan(planPlacement(hv02(), { name: "old9", vcpus: 2, memoryMiB: 8192, hugepages: "1G", nodes: [1] })), { pins: [4, 12], hugepages: [{ node: 1, sizeKiB: 1048576, pages: 8 }] });
+  });
+
+  it("the hugepage budget sizes pools for the plans and the other domains' pages together", () => {
+    const ledger = new HostLedger(hv02());
+    assert.ok(ledger.place({ name: "b", vcpus: 2, memoryMiB: 1024, hugepages: "2M", nodes: [0] }).ok);
+    assert.ok(ledger.place({ name: "c", vcpus: 2, memoryMiB: 4096, hugepages: "1G", nodes: [1] }).ok);
+    const budget = ledger.hugepageBudget();
+    assert.deepEqual(budget.entries.filter((e) => e.needed > 0).map((e) => [e.node, e.size, e.needed, e.otherDomains, e.poolTotal, e.spare]), [
+      [0, "2M", 512, 512, 1024, 0],
+      [1, "1G", 4, 4, 8, 0],
+    ]);
+    assert.deepEqual(budget.pools, { "2M": { node0: 1024 }, "1G": { node1: 8 } });
+    assert.deepEqual(budget.shortfalls, []);
+    // A bigger guest than the pool holds beside old9's claim (planned with a grown pool in mind):
+    const bigger = { ...ledger.plans[1], hugepages: [{ node: 1, sizeKiB: 1048576, pages: 6 }], memoryMiB: 6144, cells: [{ ...ledger.plans[1].cells[0], memoryMiB: 6144 }] };
+    assert.deepEqual(planHugepageBudget(hv02(), [bigger]).shortfalls, ["node1: 6 x 1G hugepages needed and 4 held by other domains, pool has 8 (2 short)"]);
   });
 
   it("a plan read back from state that sits on another domain's CPUs is refused, naming it", () => {

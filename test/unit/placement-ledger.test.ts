@@ -117,10 +117,10 @@ describe("planHugepageBudget", () => {
     assert.deepEqual([db2.nodeset, db2.vcpuPins], [[0, 1], [2, 7]]);
     assert.deepEqual(ledger.hugepageBudget(), {
       entries: [
-        { node: 0, sizeKiB: 2048, size: "2M", needed: 1024, poolTotal: 1024, spare: 0, maxPages: 60308 },
-        { node: 1, sizeKiB: 2048, size: "2M", needed: 1024, poolTotal: 1024, spare: 0, maxPages: 60414 },
-        { node: 0, sizeKiB: 1048576, size: "1G", needed: 6, poolTotal: 8, spare: 2, maxPages: 123 },
-        { node: 1, sizeKiB: 1048576, size: "1G", needed: 0, poolTotal: 8, spare: 8, maxPages: 123 },
+        { node: 0, sizeKiB: 2048, size: "2M", needed: 1024, otherDomains: 0, poolTotal: 1024, spare: 0, maxPages: 60308 },
+        { node: 1, sizeKiB: 2048, size: "2M", needed: 1024, otherDomains: 0, poolTotal: 1024, spare: 0, maxPages: 60414 },
+        { node: 0, sizeKiB: 1048576, size: "1G", needed: 6, otherDomains: 0, poolTotal: 8, spare: 2, maxPages: 123 },
+        { node: 1, sizeKiB: 1048576, size: "1G", needed: 0, otherDomains: 0, poolTotal: 8, spare: 8, maxPages: 123 },
       ],
       pools: { "2M": { node0: 1024, node1: 1024 }, "1G": { node0: 6 } },
       shortfalls: [],
