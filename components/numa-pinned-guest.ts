@@ -3,11 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostFacts } from "../provider/host/facts";
 import { resolveOsVariant, type DomainDiskSpec } from "../provider/libvirt/domain-builder";
 import { planToDomainParts, pinMap } from "../provider/plan/guest-parts";
-import { futureHostTopology, type PlannedHost } from "../provider/plan/future-host";
-import { HostLedger } from "../provider/plan/ledger";
+import type { PlannedHost } from "../provider/plan/future-host";
 import type { PlacementPlan } from "../provider/plan/placement-types";
 import type { PlacementRequest } from "../provider/plan/request";
-import { renderPlacementSvg, type ObservedGuest, type PlacementDevice } from "../provider/plan/svg";
+import { renderPlacementSvg, type ObservedGuest } from "../provider/plan/svg";
+import { ledgerFor } from "./guest-ledgers";
 import { resolveDeviceNodes } from "../provider/plan/device-nodes";
 import { housekeepingOf } from "../provider/plan/placement-reasons";
 import { parsePlacementRequest } from "../provider/plan/request";
@@ -102,52 +102,6 @@ function argProblems(args: Record<string, unknown>): string[] {
 }
 
 /**
- * One ledger per host per program run, so guests of one program never share CPUs; a guest's earlier plan
- * is replaced, not counted twice. Per run (keyed by the run's resource monitor, as the facts cache is):
- * the Automation API runs inline programs more than once in one process, and a guest dropped from the
- * program must not keep its CPUs.
- */
-type LedgerEntry = { ledger: HostLedger; basis: string; owners: Map<string, string>; devices: Map<string, PlacementDevice[]> };
-const runLedgers = new WeakMap<object, Map<string, LedgerEntry>>();
-const outsideRun = new Map<string, LedgerEntry>();
-
-function ledgersOfThisRun(): Map<string, LedgerEntry> {
-  const run = pulumi.runtime.getMonitor();
-  if (!run) return outsideRun;
-  let m = runLedgers.get(run);
-  if (!m) runLedgers.set(run, (m = new Map()));
-  return m;
-}
-
-/**
- * Host `id`'s ledger without guest `name`, on the host as `planned` (its TunedHost's pools) will leave it.
- * A guest bringing other pools than the ledger was made from re-bases it (plans kept; `conflicts` names
- * those that no longer fit); a guest on a bare connection uses the ledger as it is.
- */
-function ledgerFor(id: string, resource: string, name: string, facts: HostFacts, planned: PlannedHost | undefined): { ledger: HostLedger; conflicts: string[]; duplicate?: string; devices: Map<string, PlacementDevice[]> } {
-  const ledgers = ledgersOfThisRun();
-  // One host reached by name and by address is one host: keyed by its machine-id when the facts have one.
-  const key = facts.machineId ? `machine-id ${facts.machineId}` : id;
-  const basis = planned ? JSON.stringify(planned) : "";
-  const entry = ledgers.get(key);
-  const holder = entry?.owners.get(name);
-  if (entry && holder !== undefined && holder !== resource) {
-    return { ledger: entry.ledger, conflicts: [], devices: entry.devices, duplicate: `domain name "${name}" is already used on this host by NumaPinnedGuest "${holder}"; NumaPinnedGuest "${resource}" asks for it too (give one a different domainName)` };
-  }
-  entry?.ledger.remove(name);
-  entry?.devices.delete(name);
-  const owners = entry?.owners ?? new Map<string, string>();
-  const devices = entry?.devices ?? new Map<string, PlacementDevice[]>();
-  owners.set(name, resource);
-  if (entry && (entry.basis === basis || !planned)) return { ledger: entry.ledger, conflicts: [], devices };
-  const future = futureHostTopology(facts, planned);
-  const options = { hugepagePoolNotes: future.notes };
-  const next = entry ? entry.ledger.rebase(future.topology, options) : { ledger: new HostLedger(future.topology, options), conflicts: [] };
-  ledgers.set(key, { ledger: next.ledger, basis, owners, devices });
-  return { ...next, devices };
-}
-
-/**
  * A guest placed and pinned on a host's NUMA topology: vCPU and emulator pins,
  * numatune, hugepage backing and a `<cpu>` topology that mirrors the pinned
  * cores, kept in the host's libvirt domain XML and drift-checked on refresh.
@@ -211,7 +165,8 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const planned = args.host instanceof TunedHost ? args.host.plannedHost : pulumi.output(undefined);
     const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
-      const { ledger, conflicts, duplicate, devices: deviceMap } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
+      const { ledger, conflicts, duplicate, devices: deviceMap, warnings } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
+      for (const w of warnings) void pulumi.log.warn(`placement on ${id}: ${w}`, this);
       // The other guest keeps its plan under that name; this one is not placed at all.
       if (duplicate) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${duplicate}`] };
       const where = (x: string) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`;

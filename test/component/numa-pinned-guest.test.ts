@@ -99,6 +99,28 @@ describe("NumaPinnedGuest component (mocks)", function () {
       assert.deepEqual(a.reservedCpus.filter((c: number) => b.reservedCpus.includes(c)), []);
     });
 
+    it("warns once when two differently named hosts share a machine-id (cloned images), and about domains the facts could not read", async () => {
+      const warned: string[] = [];
+      const warn = console.warn;
+      // Under mocks pulumi.log.warn prints through console.warn.
+      console.warn = (m: unknown) => void warned.push(String(m));
+      try {
+        const clone = { ...facts, machineId: "clone-1", hostname: "hv09", libvirtDomains: { listed: true, domains: [], problems: ["domain big1 of virsh list: timed out"] } };
+        const a = new kvmtune.NumaPinnedGuest("cl-a", { host: { host: "10.5.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: clone, vcpus: 2, memoryMiB: 512 });
+        await unwrap(a.plan);
+        const b = new kvmtune.NumaPinnedGuest("cl-b", { host: { host: "10.5.0.2", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: { ...clone, hostname: "hv10" }, vcpus: 2, memoryMiB: 512 });
+        const c = new kvmtune.NumaPinnedGuest("cl-c", { host: { host: "10.5.0.2", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: { ...clone, hostname: "hv10" }, vcpus: 2, memoryMiB: 512 });
+        await Promise.all([unwrap(b.plan), unwrap(c.plan)]);
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        console.warn = warn;
+      }
+      assert.deepEqual(warned.filter((w) => w.includes("10.5.0.")).map((w) => w.replace(/^warning: \[runtime\] /, "")), [
+        "placement on 10.5.0.1:22: domain big1 of virsh list: timed out; what it holds is not counted",
+        "placement on 10.5.0.2:22: 10.5.0.2:22 (hostname hv10) and 10.5.0.1:22 (hostname hv09) report the same /etc/machine-id clone-1, so their guests are planned as one host's; give each cloned host its own (rm /etc/machine-id && systemd-machine-id-setup)",
+      ]);
+    });
+
     it("refuses one domainName for two guests of the program, naming both", async () => {
       new kvmtune.NumaPinnedGuest("n-a", { host: { host: "10.3.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: same, domainName: "dup", vcpus: 2, memoryMiB: 512 });
       new kvmtune.NumaPinnedGuest("n-b", { host: { host: "10.3.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts: same, domainName: "dup", vcpus: 2, memoryMiB: 512 });
