@@ -7,7 +7,7 @@ import { formatCpuList } from "../host/sysfs-parse";
 import { policyCapacity, type Blocked, type CellPick } from "./cpu-select";
 import type { PlacementOptions, PlacementPlan } from "./placement-types";
 import { hugepageSizeKiB, type PlacementSpec } from "./request";
-import { hostLabel, sizeLabel, type Core, type HostTopology, type TopologyIndex } from "./topology";
+import { hostLabel, preallocNeedsEmulatorOnEveryNode, sizeLabel, type Core, type HostTopology, type TopologyIndex } from "./topology";
 import { nodeRoom, type HostUsage, type NodeRoom } from "./usage";
 
 /** Everything decided before trying nodes. */
@@ -23,6 +23,10 @@ export interface StaticCheck {
   pagesCheckable: boolean;
   /** Thread siblings of explicit emulatorCpus that would otherwise be free: kept off this guest's vCPUs. */
   emulatorSiblings: number[];
+  /** Hugepages on a libvirt before 9.3: every memory node of the guest needs an emulator CPU (preallocNeedsEmulatorOnEveryNode). */
+  emulatorOnEveryNode: boolean;
+  /** Nodes of the explicit emulatorCpus. */
+  emulatorNodes: Set<number>;
 }
 
 /** How one node does for one cell. */
@@ -36,6 +40,8 @@ export interface NodeFit {
   emuOk: boolean;
   memOk: boolean;
   pagesOk: boolean;
+  /** An explicit emulator CPU is on this node, where libvirt needs one (StaticCheck.emulatorOnEveryNode). */
+  emuNodeOk: boolean;
   room: NodeRoom;
   cellMiB: number;
 }
@@ -127,11 +133,13 @@ export function staticReasons(t: HostTopology, ix: TopologyIndex, spec: Placemen
     const avail = allowed.reduce((s, n) => s + Math.max(0, nodeRoom(ix.nodeById.get(n)!, usage, null, options.hugepagePools).normalMiB), 0);
     if (spec.memoryMiB > avail) reasons.push(`needs ${spec.memoryMiB} MiB of memory; ${nodesText(allowed)} ${allowed.length === 1 ? "has" : "have"} ${avail} MiB available (numaMode "preferred")`);
   }
-  return { reasons, allowed, blocked, housekeeping, sizeKiB, pagesCheckable, emulatorSiblings: emulatorSiblings.sort((a, b) => a - b) };
+  const emulatorNodes = new Set((spec.emulatorCpus ?? []).map((c) => ix.cpuById.get(c)?.node).filter((n): n is number => n !== null && n !== undefined));
+  const emulatorOnEveryNode = sizeKiB !== null && preallocNeedsEmulatorOnEveryNode(t);
+  return { reasons, allowed, blocked, housekeeping, sizeKiB, pagesCheckable, emulatorSiblings: emulatorSiblings.sort((a, b) => a - b), emulatorOnEveryNode, emulatorNodes };
 }
 
 /** Every shortfall of one attempted split into k cells. */
-export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly NodeFit[], k: number, options: PlacementOptions, usage?: HostUsage): string[] {
+export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly NodeFit[], k: number, options: PlacementOptions, usage?: HostUsage, emulatorEverywhere = false): string[] {
   const out: string[] = [];
   const where = k === 1 ? "within one NUMA node" : `on each of ${k} NUMA nodes`;
   const n = spec.vcpus / k;
@@ -153,8 +161,17 @@ export function fitReasons(spec: PlacementSpec, smt: number, fits: readonly Node
   }
   const usable = fits.filter((f) => f.cpuOk && f.memOk && f.pagesOk);
   const noEmu = fits.filter((f) => f.cpuOk && !f.emuOk);
-  if (!usable.some((f) => f.emuOk) && noEmu.length) {
+  if (emulatorEverywhere && k > 1 && noEmu.length) {
+    out.push(`emulatorPolicy "isolate" with ${spec.hugepages} hugepages needs a whole free core besides the vCPUs on each of the ${k} NUMA nodes (libvirt before 9.3 preallocates memory from the emulator's CPUs); none left on ${nodesText(noEmu.map((f) => f.node))}`);
+  } else if (!usable.some((f) => f.emuOk) && noEmu.length) {
     out.push(`emulatorPolicy "isolate" needs a whole free core besides the vCPUs on ${k === 1 ? "the same NUMA node" : "one of the NUMA nodes"}; none left on ${nodesText(noEmu.map((f) => f.node))}`);
+  }
+  const noEmuNode = fits.filter((f) => !f.emuNodeOk);
+  if (noEmuNode.length && spec.emulatorCpus) {
+    out.push(
+      `emulatorCpus ${formatCpuList(spec.emulatorCpus)} with ${spec.hugepages} hugepages: libvirt before 9.3 cannot start a guest with memory on a node none of its emulator CPUs is on ` +
+        `(QEMU: "Setting CPU affinity failed"), so ${nodesText(noEmuNode.map((f) => f.node))} ${noEmuNode.length === 1 ? "is" : "are"} left out; add an emulator CPU there, or upgrade libvirt`,
+    );
   }
   const memShort = fits.filter((f) => !f.memOk);
   if (memShort.length) {

@@ -49,7 +49,7 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
       let fits: NodeFit[] = [];
       for (const nodeMemory of passes) {
         fits = check.allowed.map((node) => evalNode(ix, check, spec, usage, options, node, k, memUnits, pageMiB, nodeMemory));
-        const chosen = chooseNodes(ix, fits, k, must);
+        const chosen = chooseNodes(ix, fits, k, must, check.emulatorOnEveryNode && wantsEmulatorCore(spec) && k > 1);
         if (chosen) return { chosen, fits, k, failed };
       }
       failed.push({ k, fits });
@@ -74,7 +74,7 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
     reasons.push(`deviceAffinity "required": the guest needs a cell on ${nodesOf(affinity.must)} (${affinity.text}); no split of it that includes ${affinity.must.length === 1 ? "that node" : "those nodes"} fits`);
   }
   // Messages are built only when nothing fits (callers trying many hosts fail often).
-  const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage));
+  const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage, check.emulatorOnEveryNode && wantsEmulatorCore(spec)));
   if (cells === "auto" && fitProblems.length > 0) fitProblems.push(...skippedSplitReasons(spec, check, unit, memUnits, pageMiB));
   if (fitProblems.length > 0 && spec.housekeepingCpus === "auto" && t.isolated.length > 0) fitProblems.push(isolationNote(t, check));
   if (fitProblems.length > 0 && check.emulatorSiblings.length > 0) {
@@ -104,6 +104,9 @@ function deviceAffinityOf(spec: PlacementSpec, allowed: readonly number[]): { mu
   return { must: inside, text: inside.map((n) => `${byNode.get(n)!.join(", ")} on node${n}`).join("; "), notes };
 }
 
+/** emulatorPolicy "isolate" without explicit CPUs: the planner picks a whole core for the emulator. */
+const wantsEmulatorCore = (spec: PlacementSpec) => spec.emulatorPolicy === "isolate" && spec.emulatorCpus === null;
+
 /** Why guests see only some CPUs of a host that isolates CPUs. */
 function isolationNote(t: HostTopology, check: StaticCheck): string {
   const hk = [...check.housekeeping].sort((a, b) => a - b);
@@ -114,7 +117,7 @@ const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a +
 
 function evalNode(ix: TopologyIndex, check: StaticCheck, spec: PlacementSpec, usage: HostUsage, options: PlacementOptions, node: number, k: number, memUnits: number, pageMiB: number, nodeMemory: boolean): NodeFit {
   const cores = ix.coresByNode.get(node) ?? [];
-  const wantEmulator = spec.emulatorPolicy === "isolate" && spec.emulatorCpus === null;
+  const wantEmulator = wantsEmulatorCore(spec);
   const pick = pickCell(cores, check.blocked, spec.threadPolicy, spec.vcpus / k, ix.smt, wantEmulator);
   // A node must hold the largest cell (cells differ by at most one page when memory does not split evenly).
   const cellMiB = Math.ceil(memUnits / k) * pageMiB;
@@ -123,6 +126,7 @@ function evalNode(ix: TopologyIndex, check: StaticCheck, spec: PlacementSpec, us
   const pagesOk = check.sizeKiB === null || !check.pagesCheckable || cellMiB / pageMiB <= room.pages;
   return {
     node,
+    emuNodeOk: !check.emulatorOnEveryNode || !spec.emulatorCpus || check.emulatorNodes.has(node),
     free: freeCpus(cores, check.blocked),
     cores,
     blocked: check.blocked,
@@ -138,10 +142,10 @@ function evalNode(ix: TopologyIndex, check: StaticCheck, spec: PlacementSpec, us
 
 /**
  * Node ids chosen (ascending) plus the node that hosts a dedicated emulator core; null when k nodes do not fit.
- * Every node in `must` (the devices' nodes) is in the set.
+ * Every node in `must` (the devices' nodes) is in the set; with `emulatorEverywhere`, every node has a core for the emulator.
  */
-function chooseNodes(ix: TopologyIndex, fits: NodeFit[], k: number, must: readonly number[]): { nodes: number[]; emulatorNode: number } | null {
-  const ok = fits.filter((f) => f.cpuOk && f.memOk && f.pagesOk);
+function chooseNodes(ix: TopologyIndex, fits: NodeFit[], k: number, must: readonly number[], emulatorEverywhere: boolean): { nodes: number[]; emulatorNode: number } | null {
+  const ok = fits.filter((f) => f.cpuOk && f.memOk && f.pagesOk && f.emuNodeOk && (!emulatorEverywhere || f.emuOk));
   if (ok.length < k || must.length > k || must.some((n) => !ok.some((f) => f.node === n))) return null;
   const seeds = ok.filter((f) => f.emuOk);
   if (seeds.length === 0) return null;
@@ -192,7 +196,9 @@ function buildPlan(spec: PlacementSpec, check: StaticCheck, chosen: { nodes: num
   });
   // Guest threads mirror host siblings only when every core carries the same number of vCPUs.
   const threads = widths.size === 1 ? [...widths][0] : 1;
-  const dedicated = spec.emulatorCpus ? spec.emulatorCpus.filter((c) => !check.housekeeping.has(c)) : spec.emulatorPolicy === "isolate" ? picks.get(chosen.emulatorNode)!.emulator! : [];
+  // libvirt before 9.3 with hugepages needs the emulator on every memory node: a core on each (see emulatorOnEveryNode).
+  const emulatorNodes = check.emulatorOnEveryNode ? chosen.nodes : [chosen.emulatorNode];
+  const dedicated = spec.emulatorCpus ? spec.emulatorCpus.filter((c) => !check.housekeeping.has(c)) : spec.emulatorPolicy === "isolate" ? emulatorNodes.flatMap((n) => picks.get(n)!.emulator!) : [];
   const emulatorCpus = spec.emulatorCpus ?? (spec.emulatorPolicy === "isolate" ? dedicated : vcpuPins);
   const sorted = (a: number[]) => [...new Set(a)].sort((x, y) => x - y);
   return {

@@ -52,6 +52,8 @@ export interface HostTopology {
   isolated: number[];
   /** Libvirt domains already on the host (any program's); none when not given. */
   domains?: TopologyDomain[];
+  /** `virsh --version` on the host, e.g. "9.0.0"; null or absent when unknown. Some placements depend on it. */
+  libvirtVersion?: string | null;
 }
 
 /** Reduces HostFacts to a HostTopology (pure). Unknown memory sizes count as 0. */
@@ -79,6 +81,7 @@ export function topologyFromFacts(facts: HostFacts): HostTopology {
     pdpe1gb: facts.cpu.flags.pdpe1gb,
     isolated: [...facts.cpu.isolated],
     domains: planTopologyDomains(facts.libvirtDomains?.domains ?? [], facts.numaNodes.map((n) => n.id), facts.memory.defaultHugepageSizeKiB),
+    libvirtVersion: facts.virt.virsh?.version ?? null,
   };
 }
 
@@ -163,4 +166,17 @@ export function sizeLabel(sizeKiB: number): string {
 /** "host hv01" or "the host". */
 export function hostLabel(t: HostTopology): string {
   return t.hostname ? `host ${t.hostname}` : "the host";
+}
+
+/**
+ * libvirt before 9.3 starts a guest's memory preallocation (hugepages) in a QEMU thread-context bound to
+ * each memory node, from inside the emulator's cpuset: when a memory node has none of the emulator's CPUs,
+ * QEMU fails with "Setting CPU affinity failed" (libvirt 9.3 prunes the node affinity to the emulator pin).
+ * Unknown versions are not assumed affected.
+ */
+export function preallocNeedsEmulatorOnEveryNode(t: HostTopology): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(t.libvirtVersion ?? "");
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 9 || (major === 9 && minor < 3);
 }

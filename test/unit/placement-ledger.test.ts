@@ -49,6 +49,7 @@ describe("topologyFromFacts", () => {
       pdpe1gb: false,
       isolated: [],
       domains: [],
+      libvirtVersion: null,
     });
   });
 

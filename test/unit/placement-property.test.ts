@@ -1,7 +1,7 @@
 // Property tests: random hosts and guests from a seeded PRNG; every plan must keep the rules.
 import { strict as assert } from "node:assert";
 import { HostLedger, parsePlacementRequest, planPlacement, type PlacementOptions, type PlacementPlan, type PlacementRequest, type PlacementSpec } from "../../provider/plan";
-import type { HostTopology } from "../../provider/plan/topology";
+import { preallocNeedsEmulatorOnEveryNode, type HostTopology } from "../../provider/plan/topology";
 import { syntheticTopology, type SyntheticNode } from "../fixtures/topologies/build";
 
 /** mulberry32: tiny, fast, good enough for test inputs. */
@@ -32,7 +32,8 @@ function randomHost(r: Rng): HostTopology {
   for (let i = 0; i < n; i++) for (let j = i; j < n; j++) d[i][j] = d[j][i] = i === j ? 10 : r.int(11, 40);
   const cpuCount = nodes.reduce((s, x) => s + x.cores, 0) * threads;
   const ids = Array.from({ length: cpuCount }, (_, i) => i);
-  return syntheticTopology({
+  const libvirtVersion = r.pick(["9.0.0", "9.3.0", null]);
+  return { ...syntheticTopology({
     nodes,
     distances: d,
     offline: r.subset(ids.slice(1), 0.1),
@@ -40,7 +41,7 @@ function randomHost(r: Rng): HostTopology {
     sizesKiB: r.next() < 0.9 ? [2048, 1048576] : [2048],
     // Half the hosts isolate nothing ("auto" housekeeping is then the first core), half isolate a random set.
     isolated: r.next() < 0.5 ? [] : r.subset(ids, 0.7),
-  });
+  }), libvirtVersion };
 }
 
 function randomRequest(r: Rng, t: HostTopology, name: string): PlacementRequest {
@@ -144,12 +145,23 @@ function checkPlan(t: HostTopology, spec: PlacementSpec, p: PlacementPlan, befor
     for (const d of spec.deviceNodes) if (d.node !== null && (!spec.nodes || spec.nodes.includes(d.node))) assert.ok(p.nodeset.includes(d.node), `a cell on ${d.device}'s node${d.node}`);
   }
 
+  // libvirt before 9.3 preallocates hugepages from the emulator's CPUs: one on every memory node.
+  if (p.hugepageSizeKiB !== null && preallocNeedsEmulatorOnEveryNode(t)) {
+    for (const n of p.nodeset) assert.ok(p.emulatorCpus.some((c) => cpu.get(c)?.node === n), `an emulator CPU on node${n} (libvirt ${t.libvirtVersion})`);
+  }
+
   // Emulator and iothreads.
   for (const e of spec.emulatorCpus ?? []) for (const sib of cpu.get(e)?.siblings ?? []) assert.ok(!p.vcpuPins.includes(sib), `vCPU on CPU ${sib}, a thread of emulator CPU ${e}'s core`);
   if (spec.emulatorCpus) assert.deepEqual(p.emulatorCpus, spec.emulatorCpus);
   else if (spec.emulatorPolicy === "share") assert.deepEqual(p.emulatorCpus, sorted(p.vcpuPins));
   else {
-    assert.deepEqual(p.emulatorCpus, cpu.get(p.emulatorCpus[0])!.siblings, "a whole core");
+    // One whole core; one per node where libvirt needs the emulator on every memory node.
+    const coresOf = sorted(p.emulatorCpus.flatMap((c) => cpu.get(c)!.siblings));
+    assert.deepEqual(p.emulatorCpus, coresOf, "whole cores");
+    const emuNodes = new Set(p.emulatorCpus.map((c) => cpu.get(c)!.node));
+    const everyNode = p.hugepageSizeKiB !== null && preallocNeedsEmulatorOnEveryNode(t);
+    assert.equal(new Set(p.emulatorCpus.map((c) => cpu.get(c)!.siblings[0])).size, everyNode ? p.nodeset.length : 1, "one core (per node)");
+    assert.equal(emuNodes.size, everyNode ? p.nodeset.length : 1);
     for (const c of p.emulatorCpus) assert.ok(!vset.has(c) && !hk.has(c) && p.reservedCpus.includes(c) && p.nodeset.includes(cpu.get(c)!.node!));
   }
   assert.deepEqual(p.iothreadPins, Array.from({ length: spec.iothreads }, (_, i) => ({ iothread: i + 1, cpus: p.emulatorCpus })));

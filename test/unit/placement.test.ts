@@ -136,6 +136,31 @@ describe("planPlacement: hv01 (2 sockets x 4 cores x 2 threads, cpu15 offline)",
     ]);
   });
 
+  describe("libvirt before 9.3 with hugepages: an emulator CPU on every memory node (QEMU's prealloc thread-context)", () => {
+    const on = (libvirtVersion: string | null) => ({ ...t, libvirtVersion });
+    const hp = { memoryMiB: 1024, hugepages: "2M" as const };
+
+    it("explicit emulatorCpus on node0 keep a hugepage guest off node1 with libvirt 9.0, not with 9.3 or normal pages", () => {
+      const req = { name: "e", vcpus: 2, emulatorCpus: "0", nodes: [1], ...hp };
+      const r = planPlacement(on("9.0.0"), req);
+      assert.deepEqual(r.ok ? [] : r.reasons, [
+        `emulatorCpus 0 with 2M hugepages: libvirt before 9.3 cannot start a guest with memory on a node none of its emulator CPUs is on (QEMU: "Setting CPU affinity failed"), so node 1 is left out; add an emulator CPU there, or upgrade libvirt`,
+      ]);
+      assert.ok(planPlacement(on("9.3.0"), req).ok);
+      assert.ok(planPlacement(on(null), req).ok);
+      assert.ok(planPlacement(on("9.0.0"), { ...req, hugepages: "none" }).ok);
+      assert.deepEqual(plan(on("9.0.0"), { ...req, emulatorCpus: "0,7" }).nodeset, [1]);
+    });
+
+    it("emulatorPolicy \"isolate\" across two nodes gets a core on each with libvirt 9.0, one core with 9.3", () => {
+      const req = { name: "i", vcpus: 8, emulatorPolicy: "isolate" as const, guestNumaCells: 2, ...hp };
+      assert.deepEqual(plan(on("9.3.0"), req).emulatorCpus, [3, 11]);
+      const p = plan(on("9.0.0"), req);
+      assert.deepEqual([p.emulatorCpus, p.nodeset], [[3, 7, 11], [0, 1]]);
+      assert.deepEqual(p.reservedCpus.filter((c) => p.emulatorCpus.includes(c)), [3, 7, 11]);
+    });
+  });
+
   it("housekeepingCpus: 'non-isolated' keeps guests on isolcpus CPUs; '' frees CPU 0", () => {
     assert.deepEqual(plan(hv01AsCaptured(), { name: "i", vcpus: 4, memoryMiB: 1024, housekeepingCpus: "non-isolated" }).vcpuPins, [2, 10, 3, 11]);
     assert.deepEqual(plan(t, { name: "z", vcpus: 8, memoryMiB: 1024, housekeepingCpus: "", guestNumaCells: 1 }).vcpuPins, [0, 8, 1, 9, 2, 10, 3, 11]);
