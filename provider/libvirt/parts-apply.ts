@@ -182,7 +182,8 @@ function applyCpu(domain: Element, p: CpuPart | null): void {
     const t = ensureChild(cpu.get(), "topology", CPU_ORDER);
     for (const a of ["sockets", "dies", "cores", "threads"] as const) own(t, a, want.topology[a], ATTRS.topology);
   }
-  if (want.numa === null) {
+  // No cells is no <numa> (libvirt's schema wants at least one cell): `numa: []` is `numa: null`.
+  if (want.numa === null || want.numa?.length === 0) {
     const n = cpu.el && child(cpu.el, "numa");
     if (n) removeElement(n);
   } else if (want.numa) {

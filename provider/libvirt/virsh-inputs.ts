@@ -116,7 +116,9 @@ export function inputProblems(input: Record<string, unknown>): Failure[] {
   if (domainOk && domain) fail("parts", conflicts(domain, parts));
   // Counts known before reading the domain: the spec's in define mode, else only what parts say.
   const vcpus = parts.vcpu?.count ?? (mode === "define" && domainOk ? domain?.vcpus : undefined);
-  const iothreads = parts.iothreads === null ? 0 : parts.iothreads?.count ?? (mode === "define" ? 0 : undefined);
+  // Iothread ids are 1..count only in a domain kvmtune builds: an adopted one's <iothreadids> (2 and 4, say)
+  // are known once it is read, where domainProblems (fitProblems for <iothreadids>) judges the pins before define.
+  const iothreads = mode !== "define" ? undefined : parts.iothreads === null ? 0 : parts.iothreads?.count ?? 0;
   fail("parts", pinRangeProblems(parts, vcpus, iothreads));
   const specDrivers = new Map<string, DiskDriver>((mode === "define" && domainOk ? domain?.disks ?? [] : []).map((d, i) => [diskTarget(d, i), diskDriver(d)]));
   for (const [dev, d] of Object.entries(parts.disks ?? {})) {

@@ -181,6 +181,22 @@ describe("applyOwnedParts keeps what it does not own", () => {
     assert.equal(renderDomainXml(doc), foreign);
   });
 
+  it("`cpu.numa: []` removes <numa> as null does (an empty <numa/> fails libvirt's schema: \"Extra element cpu in interleave\")", () => {
+    const xml = readFileSync(join(GOLDEN, "retune.input.xml"), "utf8");
+    assert.match(xml, /<numa>\n {6}<cell id='0'/);
+    const none: Partial<OwnedParts> = { numatune: { memnode: [] }, cpu: { numa: [] } };
+    const out = applied(xml, none);
+    assert.doesNotMatch(out, /<numa[>/]/);
+    assert.equal(out, applied(xml, { numatune: { memnode: [] }, cpu: { numa: null } }));
+    assert.match(out, /<cpu mode='custom' match='exact' check='none'>\n {4}<model fallback='allow'>qemu64<\/model>\n {4}<topology sockets='2' dies='1' cores='1' threads='1'\/>\n {2}<\/cpu>/);
+    assertValidDomain(out);
+    assert.deepEqual(diffOwnedParts(none, readOwnedParts(parseDomainXml(libvirtRedump(out, uuidOf(out))))).map(describeDiff), []);
+    assert.equal(applied(out, none), out);
+    // A <cpu> holding nothing else goes with it.
+    const bare = xml.replace(/<cpu mode='custom' match='exact' check='none'>[\s\S]*?<\/cpu>/, "<cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='131072' unit='KiB'/>\n    </numa>\n  </cpu>");
+    assert.doesNotMatch(applied(bare, none), /<cpu[ >]/);
+  });
+
   it("keeps an existing spelling that means the same (cpusets, sizes)", () => {
     const xml = readFileSync(join(GOLDEN, "retune.input.xml"), "utf8");
     const same: Partial<OwnedParts> = {

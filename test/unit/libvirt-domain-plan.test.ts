@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyOwnedParts, parseDomainXml, readOwnedParts, renderDomainXml, type OwnedParts, type PartDiff } from "../../provider/libvirt";
 import { parseAutostart, parseEmulatorPin, parseLivePins, parseNodeCpuMap, parsePinRows, parseSteps, virshError, type LivePins } from "../../provider/libvirt/virsh-output";
-import { classifyLiveDiffs, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../../provider/libvirt/virsh-plan";
+import { readDomainFacts } from "../../provider/libvirt/domain-fit";
+import { inputProblems } from "../../provider/libvirt/virsh-inputs";
+import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../../provider/libvirt/virsh-plan";
 import { diff } from "../../provider/resources/libvirt-domain-impl";
 
 const CORPUS = join(__dirname, "../fixtures/domains");
@@ -185,6 +187,37 @@ describe("virsh output parsing", () => {
     assert.deepEqual(parseLivePins(" 0   1\n", "0", " 1   0-1\n"), { vcpupin: [{ vcpu: 0, cpuset: "1" }], emulatorpin: "0", iothreadpin: [{ iothread: 1, cpuset: "0-1" }] });
     assert.throws(() => parsePinRows(" 0   y\n", "vcpupin"), /unexpected vcpupin output: "y"/);
     assert.equal(virshError("error: Failed to start domain 'x'\nerror: internal error: boom\n"), "Failed to start domain 'x': internal error: boom");
+  });
+});
+
+describe("iothread pins: check judges ids it knows, apply the domain's own", () => {
+  const connection = { host: "hv1", password: "pw", insecureIgnoreHostKey: true };
+  const parts: Partial<OwnedParts> = { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 2, cpuset: "0" }, { iothread: 4, cpuset: "1" }] } };
+  const reasons = (input: Record<string, unknown>) => inputProblems(input).map((f) => f.reason);
+  const atApply = (xml: string) => {
+    const doc = parseDomainXml(xml);
+    applyOwnedParts(doc, parts);
+    return domainProblems(parts, readOwnedParts(doc), "0-1", "parts", readDomainFacts(doc));
+  };
+  const withIds = (ids: string) => fixture("pinned.inactive").replace(/(<vcpu[^\n]*\n)/, `$1${ids}`);
+
+  it("adopt mode: iothread 4 of a count of 2 passes check (an adopted domain's <iothreadids> may be 2 and 4)", () => {
+    assert.deepEqual(reasons({ connection, name: "db1", mode: "adopt", parts }), []);
+    // vCPUs are still judged from the count the parts give.
+    assert.deepEqual(reasons({ connection, name: "db1", mode: "adopt", parts: { vcpu: { count: 2 }, cputune: { vcpupin: [{ vcpu: 2, cpuset: "0" }] } } }), [
+      "parts.cputune.vcpupin[0]: vCPU 2 does not exist; the domain has 2 vCPUs (0-1)",
+    ]);
+  });
+
+  it("define mode: ids are 1..count, so check refuses iothread 4", () => {
+    assert.deepEqual(reasons({ connection, name: "db1", mode: "define", domain: { memoryMiB: 64, vcpus: 2 }, parts }), [
+      "parts.cputune.iothreadpin[1]: iothread 4 does not exist; the domain has iothreads 1-2",
+    ]);
+  });
+
+  it("apply judges the adopted domain's ids: <iothreadids> 2 and 4 take the pins, ids 1..2 do not", () => {
+    assert.deepEqual(atApply(withIds("  <iothreadids>\n    <iothread id='2'/>\n    <iothread id='4'/>\n  </iothreadids>\n")), []);
+    assert.deepEqual(atApply(withIds("")), ["parts.cputune.iothreadpin[1]: iothread 4 does not exist; the domain has iothreads 1-2"]);
   });
 });
 
