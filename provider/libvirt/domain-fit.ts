@@ -61,9 +61,11 @@ function leastCellKiB(id: number, pages: HugePage[] | null | undefined): number 
  * configured when enabling memory hotplug") or whose cells carry attributes kvmtune
  * does not own (discard, ...) keeps one cell 0 with every vCPU and the memory not on
  * devices; its other attributes stay. Memory devices on guest node n > 0 keep cells
- * 1..n too (see below). Other parts are returned as given.
+ * 1..n too (see below). Iothread pins numbered 1..count (a placement plan's) go to the
+ * domain's own `<iothreadids>` in order when it has that many. Other parts are returned as given.
  */
-export function fitParts(desired: Partial<OwnedParts>, doc: DomainDocument, facts = readDomainFacts(doc)): Partial<OwnedParts> {
+export function fitParts(given: Partial<OwnedParts>, doc: DomainDocument, facts = readDomainFacts(doc)): Partial<OwnedParts> {
+  const desired = fitIothreadIds(given, facts);
   const cpu = desired.cpu;
   if (cpu === undefined || (cpu !== null && cpu.numa !== null)) return desired;
   const numa = child(doc.domain, "cpu") && child(child(doc.domain, "cpu")!, "numa");
@@ -89,6 +91,21 @@ export function fitParts(desired: Partial<OwnedParts>, doc: DomainDocument, fact
   const cell = { id: 0, cpus: vcpus > 1 ? `0-${vcpus - 1}` : "0", memory: Math.max(total - onDevices - inHomes, 0), unit: "KiB" };
   const base: CpuPart = cpu ?? { mode: null, match: null, check: null, topology: null };
   return { ...desired, cpu: { ...base, numa: [cell, ...homes] } };
+}
+
+/**
+ * Pins on iothreads 1..n where the domain's `<iothreadids>` give n other ids (2 and 4, say): pin k goes to the
+ * k-th id, since libvirt refuses an id the domain lacks ("Cannot find 'iothread' : 1"). Pins that already name
+ * the domain's ids, or counts that differ, are left for fitProblems to judge.
+ */
+function fitIothreadIds(desired: Partial<OwnedParts>, facts: DomainFacts): Partial<OwnedParts> {
+  const ids = facts.iothreadIds;
+  const pins = desired.cputune?.iothreadpin;
+  if (!ids || !pins || pins.length === 0 || !desired.cputune) return desired;
+  const count = desired.iothreads === undefined ? ids.length : (desired.iothreads?.count ?? 0);
+  const numbered = pins.every((p) => p.iothread >= 1 && p.iothread <= ids.length);
+  if (count !== ids.length || !numbered || pins.every((p) => ids.includes(p.iothread))) return desired;
+  return { ...desired, cputune: { ...desired.cputune, iothreadpin: pins.map((p) => ({ ...p, iothread: ids[p.iothread - 1] })) } };
 }
 
 /** What libvirt would refuse in the domain that applying `parts` gives (`result`), with `facts` of that domain. */

@@ -276,6 +276,11 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
     if (fit.cpu !== user.cpu && parts.cpu && canon(parts.cpu.numa) === canon(fit.cpu?.numa)) {
       parts.cpu = user.cpu === null ? (canon(parts.cpu) === canon(fit.cpu) ? null : parts.cpu) : { ...parts.cpu, numa: null };
     }
+    // So are iothread pins fitParts moved onto the domain's <iothreadids>: in the user's numbering while in sync.
+    const userPins = user.cputune?.iothreadpin;
+    if (userPins && fit.cputune?.iothreadpin !== userPins && parts.cputune && canon(parts.cputune.iothreadpin) === canon(fit.cputune?.iothreadpin)) {
+      parts.cputune = { ...parts.cputune, iothreadpin: userPins };
+    }
     const domain = props.mode === "define" && props.domain ? observedDomain(props.domain, inactive, props.parts ?? {}) : props.domain;
     let autostart = props.autostart;
     if (autostart !== undefined && st.autostart !== null && st.autostart !== autostart) {

@@ -220,20 +220,18 @@ describe("LibvirtDomain on domain XML users really have (real libvirtd)", functi
     const name = "kvmt-fit-io";
     const xml = domainXml(name, 2, { head: "  <memory unit='KiB'>65536</memory>\n  <vcpu placement='static'>2</vcpu>\n  <iothreads>2</iothreads>\n  <iothreadids>\n    <iothread id='2'/>\n    <iothread id='4'/>\n  </iothreadids>" });
 
-    it("a plan's pins on iothreads 1 and 2 pass check but are refused by kvmtune and by libvirt alike (nothing written)", async () => {
+    it("a pin on iothread 3 (neither a plan's 1..2 nor an id the domain has) is refused by kvmtune and by libvirt alike (nothing written)", async () => {
       await defineDomain(lv, xml);
-      // A placement plan numbers its iothreads 1..count. kvmtune does not move its pins onto other ids
-      // (read-back would then never match the plan); create names the domain's real ids instead.
-      await expectBothRefuse(name, { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 1, cpuset: "0" }, { iothread: 2, cpuset: "1" }] } },
-        `parts.cputune.iothreadpin[0]: iothread 1 does not exist; the domain's <iothreadids> give iothread ids 2, 4 (libvirt: "Cannot find 'iothread' : 1")`,
-        "unsupported configuration: Cannot find 'iothread' : 1");
+      await expectBothRefuse(name, { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 3, cpuset: "0" }] } },
+        `parts.cputune.iothreadpin[0]: iothread 3 does not exist; the domain's <iothreadids> give iothread ids 2, 4 (libvirt: "Cannot find 'iothread' : 3")`,
+        "unsupported configuration: Cannot find 'iothread' : 3");
     });
 
-    it("pins on ids 2 and 4: defined, pinned live on the running guest, read back in sync; delete restores both", async () => {
+    it("a plan's pins on iothreads 1 and 2 go to ids 2 and 4: defined, pinned live on the running guest, read back in sync; delete restores both", async () => {
       await virsh("start", name);
       const before = await inactive(name);
-      // As a placement plan gives them: with the iothread count (check cannot know the ids; apply reads them).
-      const parts: Partial<OwnedParts> = { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 2, cpuset: "0" }, { iothread: 4, cpuset: "1" }] } };
+      // As a placement plan gives them: iothreads numbered 1..count (check cannot know the ids; apply reads them).
+      const parts: Partial<OwnedParts> = { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 1, cpuset: "0" }, { iothread: 2, cpuset: "1" }] } };
       const { id, outs } = await create(name, parts);
       assert.deepEqual([outs.drift, outs.restartRequired], [[], false]);
       const now = await inactive(name);

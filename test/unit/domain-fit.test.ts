@@ -153,6 +153,20 @@ describe("domain fit: iothread ids", () => {
     assert.match(libvirtRedump(apply(ids, real), UUID), /<iothreadpin iothread='4' cpuset='0'\/>/);
   });
 
+  it("moves a plan's pins on iothreads 1..n to the domain's n ids in order (idempotent); other numbering is left to the checks", () => {
+    const plan: Partial<OwnedParts> = { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 1, cpuset: "0" }, { iothread: 2, cpuset: "1" }] } };
+    const fit = fitParts(plan, parseDomainXml(ids));
+    assert.deepEqual(fit.cputune?.iothreadpin, [{ iothread: 2, cpuset: "0" }, { iothread: 4, cpuset: "1" }]);
+    assert.deepEqual(fitParts(fit, parseDomainXml(ids)), fit);
+    assert.deepEqual(problemsOf(ids, fit), []);
+    assert.match(libvirtRedump(apply(ids, fit), UUID), /<iothreadpin iothread='2' cpuset='0'\/>\n\s*<iothreadpin iothread='4' cpuset='1'\/>/);
+    // Three iothreads for two ids, or a pin beyond the ids' count: not guessed.
+    const three: Partial<OwnedParts> = { iothreads: { count: 3 }, cputune: { iothreadpin: [{ iothread: 1, cpuset: "0" }] } };
+    assert.equal(fitParts(three, parseDomainXml(ids)), three);
+    const beyond: Partial<OwnedParts> = { iothreads: { count: 2 }, cputune: { iothreadpin: [{ iothread: 3, cpuset: "0" }] } };
+    assert.equal(fitParts(beyond, parseDomainXml(ids)), beyond);
+  });
+
   it("refuses fewer iothreads than <iothreadids> (libvirt would keep one per id)", () => {
     assert.deepEqual(problemsOf(ids, { iothreads: { count: 1 }, cputune: { iothreadpin: [{ iothread: 2, cpuset: "0" }] } }), [
       "parts.iothreads.count: 1 is fewer than the domain's 2 <iothreadids> (ids 2, 4); libvirt keeps one iothread per id, so ask for at least 2 or remove ids from <iothreadids>",
