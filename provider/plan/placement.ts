@@ -16,7 +16,7 @@ import { formatCpuList } from "../host/sysfs-parse";
 import { freeCpus, pickCell, type CellPick } from "./cpu-select";
 import type { GuestCellPlan, PlacementOptions, PlacementPlan, PlacementResult } from "./placement-types";
 import { fitReasons, skippedSplitReasons, staticReasons, type NodeFit, type StaticCheck } from "./placement-reasons";
-import { parsePlacementRequest, type PlacementRequest, type PlacementSpec } from "./request";
+import { parsePlacementRequest, RESTRICTIVE_ONE_NODE, type PlacementRequest, type PlacementSpec } from "./request";
 import { asTopology, hostLabel, indexTopology, nodeDistance, type HostTopology, type TopologyIndex } from "./topology";
 import { hostUsage, nodeRoom, type HostUsage } from "./usage";
 
@@ -37,7 +37,9 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   const memUnits = spec.memoryMiB / pageMiB;
   const splittable = (k: number) => spec.vcpus % k === 0 && (spec.vcpus / k) % unit === 0 && memUnits >= k;
   const cells = spec.guestNumaCells;
-  const ks = cells === "auto" ? range(1, check.allowed.length).filter(splittable) : check.allowed.length >= cells && (spec.vcpus / cells) % unit === 0 ? [cells] : [];
+  // A "restrictive" guest stays within one node (RESTRICTIVE_ONE_NODE); an explicit count > 1 is refused by the request check.
+  const most = spec.numaMode === "restrictive" ? 1 : check.allowed.length;
+  const ks = cells === "auto" ? range(1, most).filter(splittable) : check.allowed.length >= cells && (spec.vcpus / cells) % unit === 0 ? [cells] : [];
 
   // numaMode "preferred" with normal pages: for each split, nodes whose memory fits
   // come first, then any node (the kernel falls back); the last pass gives the reasons.
@@ -75,7 +77,8 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   }
   // Messages are built only when nothing fits (callers trying many hosts fail often).
   const fitProblems = failed.flatMap(({ k, fits }) => fitReasons(spec, ix.smt, fits, k, options, usage, check.emulatorOnEveryNode && wantsEmulatorCore(spec)));
-  if (cells === "auto" && fitProblems.length > 0) fitProblems.push(...skippedSplitReasons(spec, check, unit, memUnits, pageMiB));
+  if (cells === "auto" && fitProblems.length > 0 && spec.numaMode === "restrictive" && check.allowed.length > 1) fitProblems.push(`numaMode "restrictive" keeps a guest within one NUMA node: ${RESTRICTIVE_ONE_NODE}; use "strict" for a guest that spans nodes`);
+  else if (cells === "auto" && fitProblems.length > 0) fitProblems.push(...skippedSplitReasons(spec, check, unit, memUnits, pageMiB));
   if (fitProblems.length > 0 && spec.housekeepingCpus === "auto" && t.isolated.length > 0) fitProblems.push(isolationNote(t, check));
   if (fitProblems.length > 0 && check.emulatorSiblings.length > 0) {
     const n = check.emulatorSiblings.length;

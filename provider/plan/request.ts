@@ -154,6 +154,13 @@ const schema = z
 
 const FIELDS = Object.keys(schema.shape);
 
+/**
+ * Why a "restrictive" guest stays within one node: libvirt binds its memory through the cpuset cgroup only,
+ * with no per-cell binding, so QEMU allocates every cell where its threads run (seen on libvirt 9.0: a 2-cell
+ * guest's hugepages all on node0).
+ */
+export const RESTRICTIVE_ONE_NODE = `libvirt binds a "restrictive" guest's memory through the cpuset cgroup only, so its cells are not placed per node (libvirt 9.0 put both cells of a 2-cell guest on node0)`;
+
 /** Checks between fields that zod's per-field schemas cannot see; only fields that are themselves valid are compared. */
 function crossFieldProblems(input: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -170,6 +177,9 @@ function crossFieldProblems(input: Record<string, unknown>): string[] {
   }
   if (cells !== null && mem !== null && pageMiB !== null && mem % pageMiB === 0 && mem / pageMiB < cells) {
     out.push(`request.guestNumaCells: ${cells} is not accepted; memoryMiB ${mem} gives fewer than one ${pageMiB} MiB unit per cell`);
+  }
+  if (cells !== null && cells > 1 && input.numaMode === "restrictive") {
+    out.push(`request.guestNumaCells: ${cells} is not accepted with numaMode "restrictive"; ${RESTRICTIVE_ONE_NODE}; expected 1 or "auto", or numaMode "strict"`);
   }
   if (input.emulatorCpus !== undefined && input.emulatorPolicy === "share") {
     out.push(`request.emulatorCpus: ${showValue(input.emulatorCpus)} is not accepted with emulatorPolicy "share"; expected emulatorPolicy "isolate" (or none)`);

@@ -60,7 +60,8 @@ function randomRequest(r: Rng, t: HostTopology, name: string): PlacementRequest 
     numaMode: r.pick(["strict", "restrictive", "preferred", "interleave"] as const),
   };
   const cells = r.pick([1, 2, 4]);
-  if (r.next() < 0.3 && vcpus % cells === 0 && memoryMiB / pageMiB >= cells) req.guestNumaCells = cells;
+  // A "restrictive" guest stays on one node: more cells are an input error (tested in placement-errors).
+  if (r.next() < 0.3 && vcpus % cells === 0 && memoryMiB / pageMiB >= cells && !(cells > 1 && req.numaMode === "restrictive")) req.guestNumaCells = cells;
   const hk = r.next();
   if (hk < 0.2) req.housekeepingCpus = "";
   else if (hk < 0.3) req.housekeepingCpus = "non-isolated";
@@ -144,6 +145,8 @@ function checkPlan(t: HostTopology, spec: PlacementSpec, p: PlacementPlan, befor
   if (spec.deviceAffinity === "required") {
     for (const d of spec.deviceNodes) if (d.node !== null && (!spec.nodes || spec.nodes.includes(d.node))) assert.ok(p.nodeset.includes(d.node), `a cell on ${d.device}'s node${d.node}`);
   }
+
+  if (spec.numaMode === "restrictive") assert.equal(p.nodeset.length, 1, "a restrictive guest on one node");
 
   // libvirt before 9.3 preallocates hugepages from the emulator's CPUs: one on every memory node.
   if (p.hugepageSizeKiB !== null && preallocNeedsEmulatorOnEveryNode(t)) {

@@ -161,6 +161,19 @@ describe("planPlacement: hv01 (2 sockets x 4 cores x 2 threads, cpu15 offline)",
     });
   });
 
+  it("numaMode \"restrictive\" keeps a guest within one node (libvirt does not place its cells per node); more cells are an input error", () => {
+    assert.deepEqual(plan(t, { name: "r", vcpus: 6, memoryMiB: 1024, numaMode: "restrictive" }).nodeset, [0]);
+    const r = planPlacement(t, { name: "r", vcpus: 8, memoryMiB: 1024, numaMode: "restrictive" });
+    assert.deepEqual(r.ok ? [] : r.reasons, [
+      "needs 8 CPUs within one NUMA node; node0 has 6 free, node1 has 7 free",
+      `numaMode "restrictive" keeps a guest within one NUMA node: libvirt binds a "restrictive" guest's memory through the cpuset cgroup only, so its cells are not placed per node (libvirt 9.0 put both cells of a 2-cell guest on node0); use "strict" for a guest that spans nodes`,
+    ]);
+    assert.throws(() => planPlacement(t, { name: "r", vcpus: 8, memoryMiB: 1024, numaMode: "restrictive", guestNumaCells: 2 }), {
+      message: /request\.guestNumaCells: 2 is not accepted with numaMode "restrictive"; libvirt binds .*; expected 1 or "auto", or numaMode "strict"/,
+    });
+    assert.deepEqual(plan(t, { name: "s", vcpus: 8, memoryMiB: 1024 }).nodeset, [0, 1]);
+  });
+
   it("housekeepingCpus: 'non-isolated' keeps guests on isolcpus CPUs; '' frees CPU 0", () => {
     assert.deepEqual(plan(hv01AsCaptured(), { name: "i", vcpus: 4, memoryMiB: 1024, housekeepingCpus: "non-isolated" }).vcpuPins, [2, 10, 3, 11]);
     assert.deepEqual(plan(t, { name: "z", vcpus: 8, memoryMiB: 1024, housekeepingCpus: "", guestNumaCells: 1 }).vcpuPins, [0, 8, 1, 9, 2, 10, 3, 11]);
