@@ -4,13 +4,17 @@
  */
 import { startCheck, type Failure } from "../spec/check-failures";
 import { showValue } from "../spec/issues";
-import { diskDriver, diskTarget, domainSpecProblems, ioCacheProblem, specParts, type DomainSpec } from "./domain-builder";
+import { buildMinimalDomain, diskDriver, diskTarget, domainSpecProblems, ioCacheProblem, specParts, type DomainSpec } from "./domain-builder";
+import { parseDomainXml } from "./dom";
+import { fitParts, readDomainFacts } from "./domain-fit";
+import { applyOwnedParts } from "./parts-apply";
+import { readOwnedParts } from "./parts-read";
 import { diffOwnedParts } from "./compare";
 import type { DiskDriver, OwnedParts } from "./types";
 import { validateParts } from "./validate";
 import { sizeEquals, sizeInBytes } from "./values";
 import { domainNameProblem } from "./virsh";
-import { pinRangeProblems } from "./virsh-plan";
+import { domainProblems, pinRangeProblems } from "./virsh-plan";
 
 /** The inputs of one LibvirtDomain (plain, validated form of LibvirtDomainArgs). */
 export interface LibvirtDomainInputs {
@@ -120,6 +124,10 @@ export function inputProblems(input: Record<string, unknown>): Failure[] {
   // are known once it is read, where domainProblems (fitProblems for <iothreadids>) judges the pins before define.
   const iothreads = mode !== "define" ? undefined : parts.iothreads === null ? 0 : parts.iothreads?.count ?? 0;
   fail("parts", pinRangeProblems(parts, vcpus, iothreads));
+  // A domain kvmtune defines is known whole at check: what libvirt's define would refuse shows at preview.
+  if (mode === "define" && domainOk && domain && typeof news.name === "string" && !failures.some((f) => f.property === "parts")) {
+    fail("parts", definedDomainProblems(news.name, domain, parts));
+  }
   const specDrivers = new Map<string, DiskDriver>((mode === "define" && domainOk ? domain?.disks ?? [] : []).map((d, i) => [diskTarget(d, i), diskDriver(d)]));
   for (const [dev, d] of Object.entries(parts.disks ?? {})) {
     if (!d.driver) continue;
@@ -127,6 +135,19 @@ export function inputProblems(input: Record<string, unknown>): Failure[] {
     if (rule) fail("parts", [`parts.disks[${dev}]: ${rule}`]);
   }
   return failures;
+}
+
+/** Define mode: the domain create would define (spec + parts, fitted as create fits them), judged by domainProblems. */
+function definedDomainProblems(name: string, domain: DomainSpec, parts: Partial<OwnedParts>): string[] {
+  try {
+    const doc = parseDomainXml(buildMinimalDomain({ name, ...domain }));
+    const desired = fitParts(effectiveParts({ mode: "define", domain, parts }), doc);
+    applyOwnedParts(doc, desired);
+    return domainProblems(desired, readOwnedParts(doc), null, "parts", readDomainFacts(doc));
+  } catch {
+    // Anything this cannot build is for create to report with its context.
+    return [];
+  }
 }
 
 /**

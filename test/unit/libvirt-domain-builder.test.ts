@@ -203,6 +203,18 @@ describe("LibvirtDomain input check", () => {
     ]);
   });
 
+  it("judges the whole domain it will define, so what libvirt's define refuses shows at preview", () => {
+    const define = (parts: unknown) => inputProblems({ connection, name: "db1", mode: "define", domain: { memoryMiB: 64, vcpus: 2 }, parts }).map((x) => x.reason);
+    assert.deepEqual(define({ cpu: { topology: { sockets: 2, cores: 2, threads: 1 } } }), [
+      `parts.cpu.topology: sockets 2 × dies 1 × cores 2 × threads 1 = 4 CPUs, but the domain has 2 vCPUs (libvirt: "CPU topology doesn't match maximum vcpu count")`,
+    ]);
+    assert.deepEqual(define({ cpu: { numa: [{ id: 0, cpus: "0-3", memory: 64, unit: "MiB" }] }, numatune: { memory: { mode: "strict", nodeset: "0" }, memnode: [{ cellid: 1, mode: "strict", nodeset: "0" }] } }), [
+      `parts.cpu.numa[0]: vCPU 2, 3 are beyond the domain's 2 vCPUs (libvirt: "Number of CPUs in <numa> exceeds the <vcpu> count")`,
+      "parts.numatune.memnode[1]: the domain has no guest NUMA cell 1 (cells 0)",
+    ]);
+    assert.deepEqual(define({ cpu: { topology: { sockets: 1, cores: 2, threads: 1 } } }), []);
+  });
+
   it("wants a domain spec in define mode only", () => {
     assert.deepEqual(inputProblems({ connection, name: "db1", mode: "define" }).map((x) => x.reason), ["domain: required in define mode (memoryMiB, vcpus, and optionally osVariant, type, disks)"]);
     assert.deepEqual(inputProblems({ connection, name: "db1", mode: "adopt", domain: { memoryMiB: 64, vcpus: 1 } }).map((x) => x.reason), ["domain: only used in define mode; an adopted domain keeps its own XML (tune it through parts)"]);
