@@ -31,7 +31,7 @@ export interface DeviceNode {
 
 /** A guest's placement request, as the user writes it (defaults shown). */
 export interface PlacementRequest {
-  /** Guest (libvirt domain) name: letters, digits, '.', '_', '-'; at most 64. */
+  /** Guest (libvirt domain) name: letters, digits, '.', '_', '+', '-'; at most 64 (as LibvirtDomain accepts). */
   name: string;
   /** vCPU count, 1..4096. */
   vcpus: number;
@@ -121,8 +121,8 @@ const oneOf = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values,
 const schema = z
   .object(
     {
-      name: z.string({ error: expected("a domain name: letters, digits, '.', '_', '-' (at most 64)") }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-        error: expected("a domain name: letters, digits, '.', '_', '-' (at most 64)"),
+      name: z.string({ error: expected("a domain name: letters, digits, '.', '_', '+', '-' (at most 64)") }).regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, {
+        error: expected("a domain name: letters, digits, '.', '_', '+', '-' (at most 64)"),
       }),
       vcpus: int("a whole number of vCPUs from 1 to 4096", 1, 4096),
       memoryMiB: int("a whole number of MiB from 1 to 16777216", 1, 16777216),

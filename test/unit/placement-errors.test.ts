@@ -44,6 +44,8 @@ describe("parsePlacementRequest", () => {
     const s = parsePlacementRequest({ name: "db1", vcpus: 2, memoryMiB: 1024, emulatorCpus: "0,32-33", housekeepingCpus: "0,32", nodes: [1, 0] });
     assert.deepEqual([s.emulatorPolicy, s.emulatorCpus, s.housekeepingCpus, s.nodes], ["isolate", [0, 32, 33], [0, 32], [0, 1]]);
     assert.deepEqual(parsePlacementRequest({ name: "db1", vcpus: 2, memoryMiB: 1024, housekeepingCpus: "" }).housekeepingCpus, []);
+    // Every name LibvirtDomain accepts: '+' included.
+    assert.equal(parsePlacementRequest({ name: "web+1.a_b-c", vcpus: 2, memoryMiB: 1024 }).name, "web+1.a_b-c");
   });
 
   it("reports every bad field at once, naming field, value and what is accepted", () => {
@@ -65,7 +67,7 @@ describe("parsePlacementRequest", () => {
         extra: 1,
       }),
       [
-        `request.name: "bad name!" is not accepted; expected a domain name: letters, digits, '.', '_', '-' (at most 64)`,
+        `request.name: "bad name!" is not accepted; expected a domain name: letters, digits, '.', '_', '+', '-' (at most 64)`,
         "request.vcpus: 0 is not accepted; expected a whole number of vCPUs from 1 to 4096",
         "request.memoryMiB: 1.5 is not accepted; expected a whole number of MiB from 1 to 16777216",
         `request.hugepages: "4M" is not accepted; expected "none", "2M" or "1G"`,
