@@ -101,6 +101,17 @@ function argProblems(args: Record<string, unknown>): string[] {
   return problems;
 }
 
+/** The placement request's problems in the user's own field names (`domainName`, `vcpus`, ...), not the planner's `request.*`. */
+function placementArgProblems(domainName: string, placement: Omit<PlacementRequest, "name">): string[] {
+  try {
+    parsePlacementRequest({ name: domainName, ...placement });
+    return [];
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return err.problems.map((p) => p.replace(/^request\.name:/, "domainName:").replace(/^request\./, "").replace(/^request:/, "args:"));
+  }
+}
+
 /**
  * A guest placed and pinned on a host's NUMA topology: vCPU and emulator pins,
  * numatune, hugepage backing and a `<cpu>` topology that mirrors the pinned
@@ -163,7 +174,10 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const facts = read.apply((r) => r.facts);
     // A TunedHost's pools count as the host's future state: the domain depends on it, so they exist when it starts.
     const planned = args.host instanceof TunedHost ? args.host.plannedHost : pulumi.output(undefined);
+    // Placement args are plain values: judged here, named as the user wrote them, and handed to the domain's check.
+    const argIssues = placementArgProblems(domainName, placement).map((p) => `NumaPinnedGuest "${name}" args: ${p}`);
     const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
+      if (argIssues.length) return { plan: null, svg: "", problems: argIssues };
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
       const { ledger, conflicts, duplicate, devices: deviceMap, warnings } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
       for (const w of warnings) void pulumi.log.warn(`placement on ${id}: ${w}`, this);

@@ -6,7 +6,8 @@ import { HostReboot } from "../provider/resources/host-reboot";
 import { HostTuning } from "../provider/resources/host-tuning";
 import type { HostFacts } from "../provider/host/facts";
 import { plannedHostFromSettings, type PlannedHost } from "../provider/plan/future-host";
-import { planTuningSettings, type GroupedSettings } from "../provider/spec/tuned-host";
+import { planTuningSettings, type GroupedSettings, type TuningSettingsPlan } from "../provider/spec/tuned-host";
+import { InputError } from "../provider/spec/issues";
 import type { ConnectionArgs } from "./connection";
 import { claimSettings, stackIdentity } from "./host-ownership";
 import { checkAgainstFacts } from "./host-checks";
@@ -146,7 +147,14 @@ export class TunedHost extends pulumi.ComponentResource {
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const planned = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
-      const plan = planTuningSettings(plain, `TunedHost "${name}"`);
+      // Bad args become check failures (preview names them); thrown inside an output they would hang an inline program.
+      let plan: TuningSettingsPlan;
+      try {
+        plan = planTuningSettings(plain, `TunedHost "${name}"`);
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        return { plan: planTuningSettings({}), conflicts: err.problems.map((p) => `TunedHost "${name}": ${p.replace(/^args\./, "")}`) };
+      }
       const conflicts = claimSettings(id, name, Object.keys(plan.settings));
       // Shown at preview: the resource stores canonical values, so this is the one place a mapping is visible.
       for (const note of normaliseSettings(plan.settings).notes) void pulumi.log.info(note, this);

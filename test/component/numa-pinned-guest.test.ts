@@ -231,6 +231,17 @@ describe("NumaPinnedGuest component (mocks)", function () {
     });
   });
 
+  it("hands bad placement args to the domain's check in the user's own field names (nothing thrown inside an output)", async () => {
+    const g = new kvmtune.NumaPinnedGuest("bad-args", { host: { host: "10.6.0.1", privateKey: pulumi.secret("k"), hostKey: HOST_KEY }, facts, domainName: "web 1", vcpus: 0, memoryMiB: 1024, numaMode: "bind" as never });
+    assert.equal(await unwrap(g.plan), null);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(registered.find((r) => r.name === "bad-args-domain")!.inputs.planProblems, [
+      `NumaPinnedGuest "bad-args" args: domainName: "web 1" is not accepted; expected a domain name: letters, digits, '.', '_', '+', '-' (at most 64)`,
+      `NumaPinnedGuest "bad-args" args: vcpus: 0 is not accepted; expected a whole number of vCPUs from 1 to 4096`,
+      `NumaPinnedGuest "bad-args" args: numaMode: "bind" is not accepted; expected "strict", "restrictive", "preferred" or "interleave"`,
+    ]);
+  });
+
   it("fails with every reason when a guest cannot fit", async () => {
     const { HostLedger } = require("../../provider/plan/ledger") as typeof import("../../provider/plan/ledger");
     const r = new HostLedger(facts).place({ name: "huge", vcpus: 64, memoryMiB: 1024 });

@@ -128,6 +128,16 @@ describe("TunedHost component (mocks)", function () {
     );
   });
 
+  it("hands bad args (a value from another resource included) to HostTuning's check instead of throwing inside an output", async () => {
+    const typo = new kvmtune.TunedHost("hv-typo", { connection: { host: "10.0.0.13", password: "pw12", hostKey: HOST_KEY }, ksm: pulumi.output("maybe") as never, ...({ colour: "red" } as object), facts: HV01_FACTS });
+    // Its outputs resolve (nothing rejected), and preview fails in the child's check with the field named.
+    await unwrap(typo.settings);
+    assert.deepEqual(registered.find((r) => r.name === "hv-typo-tuning")!.inputs.hostProblems, [
+      `TunedHost "hv-typo": ksm: "maybe" is not accepted; expected true/false or "run" | "stop" | "unmerge"`,
+      `TunedHost "hv-typo": args: unknown field "colour"; accepted fields: preset, thp, hugepages, hugetlbfs, sysctl, arpFilter, schedulers, readaheadKb, nrRequests, modules, moduleOptions, mtu, sriov, isolateCpus, kernelArgs, ksm, governor, settings`,
+    ]);
+  });
+
   it("adds a one-shot HostReboot child only with reboot: when-pending", async () => {
     new kvmtune.TunedHost("hv-rb", { connection: { host: "10.0.0.5", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", reboot: "when-pending", rebootTimeoutSeconds: 900, facts: HV01_FACTS });
     new kvmtune.TunedHost("hv-norb", { connection: { host: "10.0.0.6", password: "pw12", hostKey: HOST_KEY }, isolateCpus: "2-3", facts: HV01_FACTS });
