@@ -180,9 +180,8 @@ describe("host knobs: persistence files", function () {
 
   it("names files after a tag made from the resource name", function () {
     assert.equal(fileTag("hv01"), "hv01");
-    assert.equal(fileTag("HV 01/../etc"), "hv-01-etc");
-    assert.equal(fileTag("..."), "default");
-    assert.equal(fileTag("x".repeat(60)), "x".repeat(48));
+    // Other names are made tags with a hash of the name (test/unit/file-tag.test.ts).
+    assert.match(fileTag("HV 01/../etc"), /^hv-01-etc-[0-9a-f]{8}$/);
     assert.deepEqual(persistencePaths("hv01"), {
       sysctl: "/etc/sysctl.d/90-kvmtune-hv01.conf",
       tmpfiles: "/etc/tmpfiles.d/kvmtune-hv01.conf",

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { GrubGenerator } from "../bootloader";
 import { knobOrder } from "./catalogue";
 import { cmdlineValue } from "./cmdline";
@@ -10,10 +11,18 @@ import type { Knob, PersistenceKind, RemoteOp } from "./types";
  * is ours.
  */
 
-/** Resource names become file-name tags: lower case, digits and '-'. */
+/** A tag as it appears in file names: lower case letters, digits and inner '-', at most 64. */
+const TAG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+/**
+ * Resource names become file-name tags, one per name: a name that already is a tag (`web-1`) is its own;
+ * any other (`Web 1`, `web_1`, `WEB.1`) is made one (`web-1`) plus 8 hex digits of its SHA-256, so
+ * different TunedHosts on one host never share sysctl.d, udev or fstab files.
+ */
 export function fileTag(name: string): string {
-  const tag = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48);
-  return tag || "default";
+  if (TAG.test(name)) return name;
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48).replace(/-+$/, "");
+  return `${slug || "tag"}-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
 }
 
 export function persistencePaths(tag: string): Record<Exclude<PersistenceKind, "none">, string> {
