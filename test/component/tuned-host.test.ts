@@ -1,6 +1,7 @@
 // TunedHost wiring under Pulumi mocks: the child HostTuning's inputs.
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHostFacts, type HostFacts } from "../../provider/host/facts";
@@ -104,6 +105,26 @@ describe("TunedHost component (mocks)", function () {
         "hugepages:1G:node1": "2",
         "modparam:kvm_intel.nested": "1",
       },
+    });
+  });
+
+  it("takes the connection object of a @pulumi/command remote.Command program unchanged (type and value)", async () => {
+    // Typed as @pulumi/command declares it: this file compiling is the type test.
+    const conn: command.types.input.remote.ConnectionArgs = {
+      host: "10.0.0.14", port: 22, user: "root", privateKey: pulumi.secret("k"), hostKey: HOST_KEY, dialErrorLimit: 3, perDialTimeout: 10,
+      proxy: { host: "10.0.0.1", user: "jump", privateKey: pulumi.secret("k"), hostKey: HOST_KEY },
+    };
+    const hv = new kvmtune.TunedHost("cmd-conn", { connection: conn, sysctl: { "vm.swappiness": 10 }, facts: HV01_FACTS });
+    await unwrap(hv.settings);
+    const child = registered.find((r) => r.name === "cmd-conn-tuning")!;
+    // A secret as a whole (its keys are), with every field as given.
+    const given = child.inputs.connection.value;
+    assert.deepEqual([given.host, given.dialErrorLimit, given.proxy.user, given.proxy.host, "hostProblems" in child.inputs], ["10.0.0.14", 3, "jump", "10.0.0.1", false]);
+    // What @pulumi/command allows and kvmtune does not: an unlimited dial count (and no pinned host key, refused when connecting).
+    const { parseConnection } = require("../../provider/spec/connection") as typeof import("../../provider/spec/connection");
+    assert.throws(() => parseConnection({ host: "10.0.0.14", password: "pw12", dialErrorLimit: -1 }), (e: Error) => {
+      assert.equal(e.message, "invalid connection:\n  - connection.dialErrorLimit: -1 is not accepted; expected an integer from 1 to 20 (unlimited retries are not offered: an unreachable host must fail in bounded time)");
+      return true;
     });
   });
 

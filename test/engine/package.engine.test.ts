@@ -52,6 +52,16 @@ describe("the npm-packed kvmtune in a fresh Pulumi project (real engine, real ke
     await vm?.stop();
   });
 
+  it("packs a clean checkout (prepack builds dist/)", function () {
+    // A checkout with no dist/: `npm pack` must still ship the compiled package, not 2 files.
+    const clean = makeRunDir("clean-checkout");
+    execFileSync("git", ["clone", "-q", REPO, clean]);
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(clean, "node_modules"));
+    const out = execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: clean, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    const files: string[] = JSON.parse(out.slice(out.indexOf("[")))[0].files.map((f: { path: string }) => f.path);
+    for (const f of ["dist/index.js", "dist/index.d.ts", "dist/provider/resources/host-tuning-impl.js", "README.md", "package.json"]) assert.ok(files.includes(f), `${f} in ${files.length} files`);
+  });
+
   it("installs from the tarball and runs up/destroy with the provider loaded from node_modules/kvmtune", async () => {
     const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop()!;
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies: { kvmtune: `file:./${packed}` } }));
@@ -59,6 +69,11 @@ describe("the npm-packed kvmtune in a fresh Pulumi project (real engine, real ke
     execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "inherit", timeout: 600_000 });
     assert.ok(fs.existsSync(path.join(dir, "node_modules", "kvmtune", "dist", "provider", "resources", "host-tuning-impl.js")));
     assert.ok(!fs.existsSync(path.join(dir, "node_modules", "kvmtune", "test")), "tests are not shipped");
+    // @pulumi/pulumi is a peer: one copy, the program's own (two copies would split the engine's runtime state).
+    assert.ok(fs.existsSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json")));
+    assert.ok(!fs.existsSync(path.join(dir, "node_modules", "kvmtune", "node_modules", "@pulumi")), "no second @pulumi/pulumi under kvmtune");
+    // @pulumi/command is an optional peer: not installed (nor its plugin download) unless the program wants it.
+    assert.ok(!fs.existsSync(path.join(dir, "node_modules", "@pulumi", "command")));
 
     const env: Record<string, string> = {
       PATH: `${pulumiBinDir()}:${process.env.PATH}`,
