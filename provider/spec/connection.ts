@@ -1,7 +1,8 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { checkKnownHosts, parseHostKey } from "../transport/hostkey";
-import { expected, expectedSecret, formatIssues, InputError } from "./issues";
+import { redact } from "../transport/redact";
+import { expected, expectedSecret, formatIssues, InputError, showValue } from "./issues";
 
 // RFC 1123 host names; IPs are checked with node's own parser.
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -9,16 +10,29 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:
 const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 const SOCKET_PATH = /^\/[A-Za-z0-9_.\/@:+-]{1,254}$/;
 
+/**
+ * `expected` for connection fields, whose wrong values are often secrets put in the wrong place: objects (a whole
+ * connection where a string goes) and private keys are described, never shown; other text is shown bounded.
+ */
+function expectedHere(accepted: string) {
+  return (issue: { input?: unknown }) => `${describeInput(issue.input)} is not accepted; expected ${accepted}`;
+}
+function describeInput(v: unknown): string {
+  if (typeof v === "string" && /PRIVATE KEY|^[A-Za-z0-9+/=\s-]{200,}$/.test(v)) return "a private key or other long secret-looking text (not shown)";
+  if (typeof v === "object" && v !== null) return `${Array.isArray(v) ? "a list" : "an object"} (not shown)`;
+  return showValue(v);
+}
+
 const host = z
-  .string({ error: expected("a host name or IP address") })
-  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), { error: expected("a host name (letters, digits, '-', '.') or an IPv4/IPv6 address") });
+  .string({ error: expectedHere("a host name or IP address") })
+  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), { error: expectedHere("a host name (letters, digits, '-', '.') or an IPv4/IPv6 address") });
 const port = z.number({ error: expected("an integer from 1 to 65535") }).int({ error: expected("an integer from 1 to 65535") }).min(1, { error: expected("an integer from 1 to 65535") }).max(65535, { error: expected("an integer from 1 to 65535") });
-const user = z.string({ error: expected("a login name") }).regex(USER, { error: expected("a login name: a letter or '_' then letters, digits, '_', '.', '-' (at most 32)") });
+const user = z.string({ error: expectedHere("a login name") }).regex(USER, { error: expectedHere("a login name: a letter or '_' then letters, digits, '_', '.', '-' (at most 32)") });
 const secret = (what: string) => z.string({ error: expectedSecret(what) }).min(1, { error: expectedSecret(what) });
 const hostKey = z
-  .string({ error: expected("a public key line such as \"ssh-ed25519 AAAA...\" or a fingerprint \"SHA256:...\"") })
-  .refine((k) => parseHostKey(k) !== undefined, { error: expected("a public key line such as \"ssh-ed25519 AAAA...\" or a fingerprint \"SHA256:...\" (43 base64 characters)") });
-const knownHosts = z.string({ error: expected("the text of a known_hosts file") }).superRefine((text, ctx) => {
+  .string({ error: expectedHere("a public key line such as \"ssh-ed25519 AAAA...\" or a fingerprint \"SHA256:...\"") })
+  .refine((k) => parseHostKey(k) !== undefined, { error: expectedHere("a public key line such as \"ssh-ed25519 AAAA...\" or a fingerprint \"SHA256:...\" (43 base64 characters)") });
+const knownHosts = z.string({ error: expectedHere("the text of a known_hosts file") }).superRefine((text, ctx) => {
   for (const p of checkKnownHosts(text)) ctx.addIssue({ code: "custom", message: `line ${p.line}: ${p.reason}` });
 });
 const agentSocketPath = z.string({ error: expected("an absolute socket path") }).regex(SOCKET_PATH, { error: expected("an absolute socket path") });
@@ -138,10 +152,32 @@ export function parseConnection(input: unknown, root = "connection"): Connection
     problems.push(...endpointProblems(raw, root, checkPrivateKey));
     if (raw.proxy && typeof raw.proxy === "object") problems.push(...endpointProblems(wellTyped(raw.proxy) ?? ({} as RawEndpoint), `${root}.proxy`, checkPrivateKey));
   }
-  if (problems.length > 0 || !result.success) throw new InputError(root, problems);
+  if (problems.length > 0 || !result.success) {
+    // Secrets given in the wrong place (a key in hostKey, a password in user, a connection where a string goes) are not echoed.
+    const secrets = secretsIn(input);
+    throw new InputError(root, problems.map((p) => redact(p, secrets)));
+  }
   const { proxy, sudo, ...endpoint } = result.data;
   const spec = withDefaults(endpoint);
   return { ...spec, proxy: proxy ? withDefaults(proxy) : undefined, sudo: sudo ?? spec.user !== "root" };
+}
+
+const SECRET_KEYS = new Set(["password", "privateKey", "privateKeyPassword"]);
+
+/**
+ * Every string an error about `input` must not show: credential fields at any depth (also inside an object given
+ * where a string goes), and a `user` or `hostKey` that is not a login name or a public key (a pasted password or key).
+ */
+function secretsIn(input: unknown, depth = 0): string[] {
+  if (typeof input !== "object" || input === null || depth > 4) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+    if (typeof v === "string") {
+      const pastedKey = k === "hostKey" && parseHostKey(v) === undefined && !/^(ssh-|ecdsa-|sk-|SHA256:)/.test(v);
+      if (SECRET_KEYS.has(k) || (k === "user" && !USER.test(v)) || pastedKey) out.push(v);
+    } else out.push(...secretsIn(v, depth + 1));
+  }
+  return out;
 }
 
 /** The credential fields of an unvalidated object that have the right type, for cross-field checks. */

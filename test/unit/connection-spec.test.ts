@@ -55,6 +55,24 @@ describe("parseConnection", () => {
     assert.ok(!found.join("\n").includes("not-really-a-key"));
   });
 
+  it("never echoes a secret given in the wrong field: a key in hostKey, a password in user, a connection where a string goes", () => {
+    const password = "c0rrect#h0rse!";
+    const all = [
+      ...problems({ host: "hv01", password: "pw12", hostKey: PRIVATE_KEY }),
+      ...problems({ host: "hv01", user: password, password: "pw12", hostKey: HOST_KEY }),
+      ...problems({ host: { host: "hv01", password, privateKey: PRIVATE_KEY }, password: "pw12", hostKey: HOST_KEY }),
+      ...problems({ host: "hv01", privateKey: PRIVATE_KEY, hostKey: HOST_KEY, proxy: { host: "bastion", user: `${password}x`, password: "pw12", hostKey: password } }),
+    ];
+    assert.deepEqual(all, [
+      `connection.hostKey: a private key or other long secret-looking text (not shown) is not accepted; expected a public key line such as "ssh-ed25519 AAAA..." or a fingerprint "SHA256:..." (43 base64 characters)`,
+      `connection.user: "[redacted]" is not accepted; expected a login name: a letter or '_' then letters, digits, '_', '.', '-' (at most 32)`,
+      "connection.host: an object (not shown) is not accepted; expected a host name or IP address",
+      `connection.proxy.user: "[redacted]" is not accepted; expected a login name: a letter or '_' then letters, digits, '_', '.', '-' (at most 32)`,
+      `connection.proxy.hostKey: "[redacted]" is not accepted; expected a public key line such as "ssh-ed25519 AAAA..." or a fingerprint "SHA256:..." (43 base64 characters)`,
+    ]);
+    for (const line of all) assert.ok(!line.includes(password) && !line.includes(PRIVATE_KEY.split("\n")[1].slice(0, 20)), line);
+  });
+
   it("says a public key was given where a private one belongs", () => {
     assert.deepEqual(problems({ host: "h", privateKey: HOST_KEY, hostKey: HOST_KEY }), ["connection.privateKey: not usable (value not shown: secret): this is a public key; give the private key"]);
   });
