@@ -1,27 +1,72 @@
 /** Small pure parsers for sysfs/procfs text. No I/O. */
 
+import { quoteText } from "../spec/issues";
+
 /** Highest CPU number accepted in a cpulist; far above the kernel's NR_CPUS limit (8192). */
 const MAX_CPU = 65535;
+
+/** What is wrong with one cpulist, as `scanCpuList` finds it. */
+type CpuListFault =
+  | { kind: "empty-element"; index: number; count: number }
+  | { kind: "bad-element"; part: string }
+  | { kind: "above-max"; cpu: number }
+  | { kind: "reversed"; part: string; lo: number; hi: number };
+
+/** The CPUs of a cpulist (sorted, de-duplicated), or its first fault. */
+function scanCpuList(text: string): { cpus: number[] } | { fault: CpuListFault } {
+  const trimmed = text.trim();
+  if (trimmed === "") return { cpus: [] };
+  const out = new Set<number>();
+  const parts = trimmed.split(",");
+  for (const [index, part] of parts.entries()) {
+    if (part === "") return { fault: { kind: "empty-element", index, count: parts.length } };
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return { fault: { kind: "bad-element", part } };
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi > MAX_CPU || lo > MAX_CPU) return { fault: { kind: "above-max", cpu: Math.max(lo, hi) } };
+    if (hi < lo) return { fault: { kind: "reversed", part, lo, hi } };
+    for (let c = lo; c <= hi; c++) out.add(c);
+  }
+  return { cpus: [...out].sort((a, b) => a - b) };
+}
 
 /**
  * Expands a kernel cpulist ("0-3,8,10-11", see Documentation/admin-guide/cputopology)
  * into sorted, de-duplicated CPU numbers. An empty or blank string is the empty set
- * (sysfs prints an empty line for an empty mask). Anything else malformed throws.
+ * (sysfs prints an empty line for an empty mask). Anything else malformed throws
+ * (terse: this reads what the kernel and libvirt print; `cpuListProblem` words it for users).
  */
 export function parseCpuList(text: string): number[] {
-  const trimmed = text.trim();
-  if (trimmed === "") return [];
-  const out = new Set<number>();
-  for (const part of trimmed.split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new Error(`invalid cpulist "${text}": bad element "${part}"`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi > MAX_CPU) throw new Error(`invalid cpulist "${text}": CPU ${hi} is above ${MAX_CPU}`);
-    if (hi < lo) throw new Error(`invalid cpulist "${text}": range "${part}" is descending`);
-    for (let c = lo; c <= hi; c++) out.add(c);
+  const r = scanCpuList(text);
+  if ("cpus" in r) return r.cpus;
+  const f = r.fault;
+  const why =
+    f.kind === "empty-element" ? `bad element ""` : f.kind === "bad-element" ? `bad element ${quoteText(f.part, 60)}` : f.kind === "above-max" ? `CPU ${f.cpu} is above ${MAX_CPU}` : `range "${f.part}" is descending`;
+  throw new Error(`invalid cpulist ${quoteText(text, 200)}: ${why}`);
+}
+
+/**
+ * What is wrong with a cpulist a user wrote, in words that say what to write
+ * instead (without repeating the list itself); undefined when it is a
+ * non-empty, well-formed cpulist. Accepted: CPU numbers and low-high ranges,
+ * separated by commas, such as 2-7,10-15.
+ */
+export function cpuListProblem(text: string): string | undefined {
+  if (text.trim() === "") return "the CPU list is empty";
+  const r = scanCpuList(text);
+  if ("cpus" in r) return undefined;
+  const f = r.fault;
+  switch (f.kind) {
+    case "empty-element":
+      return f.index === 0 ? "it starts with a comma" : f.index === f.count - 1 ? "it ends with a comma" : "it has an empty element (two commas in a row)";
+    case "bad-element":
+      return `${quoteText(f.part, 60)} is neither a CPU number nor a range low-high`;
+    case "above-max":
+      return `CPU ${f.cpu} is above ${MAX_CPU}, the highest CPU number kvmtune accepts`;
+    case "reversed":
+      return `range "${f.part}" is reversed; write it low-high, as ${f.hi}-${f.lo}`;
   }
-  return [...out].sort((a, b) => a - b);
 }
 
 /** Formats CPU numbers as a compact cpulist ("0-3,8,10-11"); inverse of `parseCpuList`. */

@@ -9,7 +9,7 @@ import { blockOptions, type BlockPassthroughRequest } from "../plan/passthrough-
 import { checkPciAddress } from "../plan/passthrough-pci";
 import { macProblems, vhostRequestProblems } from "../plan/vhost-net";
 import { startCheck, type Failure } from "./check-failures";
-import { showValue } from "./issues";
+import { capText, showValue } from "./issues";
 
 /** A guest network interface, keyed by MAC. */
 export interface InterfaceDeviceInput {
@@ -65,8 +65,13 @@ const DISK_FIELDS = ["path", "target", "device", "bus", "cache", "io"];
 const HOSTDEV_FIELDS = ["address", "managed"];
 
 
+/** Unknown fields named one by one per object; the rest are counted, so a typo'd map cannot make thousands of failures. */
+const MAX_UNKNOWN_FIELDS = 10;
+
 function unknownFields(where: string, value: object, accepted: string[]): string[] {
-  return Object.keys(value).filter((k) => !accepted.includes(k)).map((k) => `${where}.${k}: unknown field; accepted fields: ${accepted.join(", ")}`);
+  const unknown = Object.keys(value).filter((k) => !accepted.includes(k));
+  const named = unknown.slice(0, MAX_UNKNOWN_FIELDS).map((k) => `${where}.${capText(k, 80)}: unknown field; accepted fields: ${accepted.join(", ")}`);
+  return unknown.length > MAX_UNKNOWN_FIELDS ? [...named, `${where}: \u2026 and ${unknown.length - MAX_UNKNOWN_FIELDS} more unknown fields`] : named;
 }
 
 function interfaceProblems(i: InterfaceDeviceInput): string[] {

@@ -1,5 +1,8 @@
 import type { z } from "zod";
 
+/** Unknown fields named one by one per object; the rest are counted. */
+const MAX_UNKNOWN_KEYS = 10;
+
 /**
  * Turns zod issues into one line per problem: `<root>.<path>: <message>`.
  * Field messages are written by our own `error` callbacks (they name the value
@@ -8,12 +11,14 @@ import type { z } from "zod";
 export function formatIssues(root: string, issues: readonly z.core.$ZodIssue[], acceptedKeys?: (path: PropertyKey[]) => string[] | undefined): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
-    const where = [root, ...issue.path.map(String)].join(".");
+    // Record keys are the user's text: bounded, so a huge key cannot make a huge message.
+    const where = [root, ...issue.path.map((p) => capText(String(p), 80))].join(".");
     if (issue.code === "unrecognized_keys") {
       const accepted = acceptedKeys?.(issue.path as PropertyKey[]);
-      for (const key of issue.keys) {
-        lines.push(`${where}: unknown field ${JSON.stringify(key)}${accepted ? `; accepted fields: ${accepted.join(", ")}` : ""}`);
+      for (const key of issue.keys.slice(0, MAX_UNKNOWN_KEYS)) {
+        lines.push(`${where}: unknown field ${quoteText(key, 80)}${accepted ? `; accepted fields: ${accepted.join(", ")}` : ""}`);
       }
+      if (issue.keys.length > MAX_UNKNOWN_KEYS) lines.push(`${where}: \u2026 and ${issue.keys.length - MAX_UNKNOWN_KEYS} more unknown fields`);
       continue;
     }
     lines.push(`${where}: ${issue.message}`);
@@ -42,6 +47,24 @@ export function showValue(value: unknown): string {
     text = String(value);
   }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * A user's text quoted (JSON) for a message, bounded: longer than `max`
+ * characters, it is cut and says how long it was (`"0,2,4,…" (5000 characters)`).
+ */
+export function quoteText(text: string, max = 120): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(`${text.slice(0, max)}\u2026`)} (${text.length} characters)`;
+}
+
+/** A user's text for a message, unquoted and bounded like `quoteText`. */
+export function capText(text: string, max = 120): string {
+  return text.length <= max ? text : `${text.slice(0, max)}\u2026 (${text.length} characters)`;
+}
+
+/** Items of a list for a message, bounded: the first `max`, then "… and N more". */
+export function listCapped(items: readonly string[], max = 10, separator = ", "): string {
+  return items.length <= max ? items.join(separator) : `${items.slice(0, max).join(separator)}${separator}\u2026 and ${items.length - max} more`;
 }
 
 /** A zod `error` callback: "<value> is not accepted; expected <accepted>". */

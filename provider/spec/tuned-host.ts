@@ -3,7 +3,8 @@ import { resolveKnob } from "../host/knobs/catalogue";
 import type { Disruption } from "../host/knobs/types";
 import { planBootloader } from "../host/bootloader";
 import type { HostFacts } from "../host/facts";
-import { expected, formatIssues, InputError, showValue } from "./issues";
+import { cpuListProblem, formatCpuList, parseCpuList } from "../host/sysfs-parse";
+import { expected, formatIssues, InputError, quoteText, showValue } from "./issues";
 
 /** The plain (already resolved) form of TunedHost's tuning args; see components/tuned-host.ts for the docs. */
 const count = z.number({ error: expected("a whole number of pages (0 or more)") }).int({ error: expected("a whole number of pages (0 or more)") }).min(0, { error: expected("a whole number of pages (0 or more)") });
@@ -12,6 +13,18 @@ const pool = z.union([count, z.array(count, { error: expected("per-node counts")
 });
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: expected("a string, number or boolean") });
 const thpMode = z.string({ error: expected("a THP mode such as always, madvise or never") });
+
+/** The longest isolateCpus: a kernel argument value kvmtune writes is at most 512 characters, and isolcpus gets "managed_irq,domain," first. */
+const MAX_ISOLATE_CPUS = 512 - "managed_irq,domain,".length;
+
+/** What is wrong with an isolateCpus cpulist (judged as written, not as the three kernel arguments it becomes). */
+function isolateCpusProblem(text: string): string | undefined {
+  const problem = cpuListProblem(text);
+  if (problem) return `${problem}; expected a cpulist such as 2-15 or 2-7,10-15 (CPU numbers and low-high ranges, separated by commas)`;
+  if (text.trim().length <= MAX_ISOLATE_CPUS) return undefined;
+  const compact = formatCpuList(parseCpuList(text));
+  return `it is ${text.trim().length} characters, more than the ${MAX_ISOLATE_CPUS} that fit a kernel argument; ${compact.length <= MAX_ISOLATE_CPUS ? `write runs of CPUs as ranges: ${quoteText(compact)}` : "write runs of CPUs as ranges, such as 2-15"}`;
+}
 
 export const tuningSchema = z
   .object({
@@ -88,44 +101,77 @@ export function planTuningSettings(input: unknown, where = "TunedHost"): TuningS
   const a = parsed.data;
   const s: Record<string, string> = {};
   const origins: Record<string, SettingOrigin> = {};
+  // Where each key came from as `args.<field>` for messages (record keys quoted when not plain names); raw `settings` and the preset are not here.
+  const labels: Record<string, string> = {};
   // Sets a key and remembers the field it came from, so host problems can name that field.
-  const put = (field: string, value: unknown, key: string, text: string) => {
+  const put = (field: string, value: unknown, key: string, text: string, label?: string) => {
     s[key] = text;
     origins[key] = { field, value };
+    if (label !== undefined) labels[key] = label;
+    else delete labels[key];
   };
+  const at = (field: string, ...keys: string[]) => `args.${field}${keys.map((k) => (/^[A-Za-z0-9_]+$/.test(k) ? `.${k}` : `[${quoteText(k, 80)}]`)).join("")}`;
   if (a.preset === "virtual-host") for (const [k, v] of Object.entries(VIRTUAL_HOST_PRESET)) put("preset", a.preset, k, v);
-  if (typeof a.thp === "string") put("thp", a.thp, "thp:enabled", a.thp);
+  if (typeof a.thp === "string") put("thp", a.thp, "thp:enabled", a.thp, at("thp"));
   else if (a.thp) {
-    if (a.thp.enabled !== undefined) put("thp.enabled", a.thp.enabled, "thp:enabled", a.thp.enabled);
-    if (a.thp.defrag !== undefined) put("thp.defrag", a.thp.defrag, "thp:defrag", a.thp.defrag);
+    if (a.thp.enabled !== undefined) put("thp.enabled", a.thp.enabled, "thp:enabled", a.thp.enabled, at("thp", "enabled"));
+    if (a.thp.defrag !== undefined) put("thp.defrag", a.thp.defrag, "thp:defrag", a.thp.defrag, at("thp", "defrag"));
   }
   for (const size of ["2M", "1G"] as const) {
     const p = a.hugepages?.[size];
-    if (p !== undefined) for (const [k, v] of poolEntries(size, p)) put(`hugepages.${size}`, p, k, v);
+    if (p !== undefined) for (const [k, v] of poolEntries(size, p)) put(`hugepages.${size}`, p, k, v, at("hugepages", size));
     const mount = typeof a.hugetlbfs === "object" ? a.hugetlbfs[size] : a.hugetlbfs !== false && pagesInUse(p) ? `/dev/hugepages${size}` : undefined;
-    if (mount !== undefined) put(typeof a.hugetlbfs === "object" ? `hugetlbfs.${size}` : `hugepages.${size}`, typeof a.hugetlbfs === "object" ? mount : p, `hugetlbfs:${size}`, mount);
+    if (mount !== undefined) put(typeof a.hugetlbfs === "object" ? `hugetlbfs.${size}` : `hugepages.${size}`, typeof a.hugetlbfs === "object" ? mount : p, `hugetlbfs:${size}`, mount, typeof a.hugetlbfs === "object" ? at("hugetlbfs", size) : at("hugepages", size));
   }
-  for (const [k, v] of Object.entries(a.sysctl ?? {})) put(`sysctl.${k}`, v, `sysctl:${k}`, str(v));
-  if (a.arpFilter !== undefined) put("arpFilter", a.arpFilter, "sysctl:net.ipv4.conf.all.arp_filter", a.arpFilter ? "1" : "0");
-  for (const [dev, v] of Object.entries(a.schedulers ?? {})) put(`schedulers.${dev}`, v, `block:${dev}:scheduler`, v);
-  for (const [dev, v] of Object.entries(a.readaheadKb ?? {})) put(`readaheadKb.${dev}`, v, `block:${dev}:read_ahead_kb`, String(v));
-  for (const [dev, v] of Object.entries(a.nrRequests ?? {})) put(`nrRequests.${dev}`, v, `block:${dev}:nr_requests`, String(v));
+  for (const [k, v] of Object.entries(a.sysctl ?? {})) put(`sysctl.${k}`, v, `sysctl:${k}`, str(v), at("sysctl", k));
+  if (a.arpFilter !== undefined) put("arpFilter", a.arpFilter, "sysctl:net.ipv4.conf.all.arp_filter", a.arpFilter ? "1" : "0", at("arpFilter"));
+  for (const [dev, v] of Object.entries(a.schedulers ?? {})) put(`schedulers.${dev}`, v, `block:${dev}:scheduler`, v, at("schedulers", dev));
+  for (const [dev, v] of Object.entries(a.readaheadKb ?? {})) put(`readaheadKb.${dev}`, v, `block:${dev}:read_ahead_kb`, String(v), at("readaheadKb", dev));
+  for (const [dev, v] of Object.entries(a.nrRequests ?? {})) put(`nrRequests.${dev}`, v, `block:${dev}:nr_requests`, String(v), at("nrRequests", dev));
   const modules = Array.isArray(a.modules) ? Object.fromEntries(a.modules.map((m) => [m, "loaded"])) : (a.modules ?? {});
-  for (const [m, v] of Object.entries(modules)) put(`modules.${m}`, v, `module:${m}`, v);
-  for (const [m, opts] of Object.entries(a.moduleOptions ?? {})) for (const [p, v] of Object.entries(opts)) put(`moduleOptions.${m}.${p}`, v, `modparam:${m}.${p}`, typeof v === "boolean" ? (v ? "1" : "0") : String(v));
-  for (const [ifname, v] of Object.entries(a.mtu ?? {})) put(`mtu.${ifname}`, v, `mtu:${ifname}`, String(v));
-  for (const [pf, v] of Object.entries(a.sriov ?? {})) put(`sriov.${pf}`, v, `sriov:${pf}:numvfs`, String(v));
+  for (const [m, v] of Object.entries(modules)) put(`modules.${m}`, v, `module:${m}`, v, at("modules", m));
+  for (const [m, opts] of Object.entries(a.moduleOptions ?? {})) for (const [p, v] of Object.entries(opts)) put(`moduleOptions.${m}.${p}`, v, `modparam:${m}.${p}`, typeof v === "boolean" ? (v ? "1" : "0") : String(v), at("moduleOptions", m, p));
+  for (const [ifname, v] of Object.entries(a.mtu ?? {})) put(`mtu.${ifname}`, v, `mtu:${ifname}`, String(v), at("mtu", ifname));
+  for (const [pf, v] of Object.entries(a.sriov ?? {})) put(`sriov.${pf}`, v, `sriov:${pf}:numvfs`, String(v), at("sriov", pf));
   if (a.isolateCpus !== undefined) {
     // The talk's CPU isolation: no scheduler, timer ticks or RCU callbacks on the guest CPUs.
-    put("isolateCpus", a.isolateCpus, "cmdline:isolcpus", `managed_irq,domain,${a.isolateCpus}`);
-    put("isolateCpus", a.isolateCpus, "cmdline:nohz_full", a.isolateCpus);
-    put("isolateCpus", a.isolateCpus, "cmdline:rcu_nocbs", a.isolateCpus);
+    put("isolateCpus", a.isolateCpus, "cmdline:isolcpus", `managed_irq,domain,${a.isolateCpus}`, at("isolateCpus"));
+    put("isolateCpus", a.isolateCpus, "cmdline:nohz_full", a.isolateCpus, at("isolateCpus"));
+    put("isolateCpus", a.isolateCpus, "cmdline:rcu_nocbs", a.isolateCpus, at("isolateCpus"));
   }
-  for (const [k, v] of Object.entries(a.kernelArgs ?? {})) put(`kernelArgs.${k}`, v, `cmdline:${k}`, String(v));
-  if (a.ksm !== undefined) put("ksm", a.ksm, "ksm:run", a.ksm === true || a.ksm === "run" ? "1" : a.ksm === "unmerge" ? "2" : "0");
-  if (a.governor !== undefined) put("governor", a.governor, "cpufreq:governor", a.governor);
+  for (const [k, v] of Object.entries(a.kernelArgs ?? {})) put(`kernelArgs.${k}`, v, `cmdline:${k}`, String(v), at("kernelArgs", k));
+  if (a.ksm !== undefined) put("ksm", a.ksm, "ksm:run", a.ksm === true || a.ksm === "run" ? "1" : a.ksm === "unmerge" ? "2" : "0", at("ksm"));
+  if (a.governor !== undefined) put("governor", a.governor, "cpufreq:governor", a.governor, at("governor"));
   for (const [k, v] of Object.entries(a.settings ?? {})) put(`settings[${JSON.stringify(k)}]`, v, k, str(v));
+  // isolateCpus is judged as written (not as the three kernel arguments it becomes), with the other fields' problems.
+  const isolate = a.isolateCpus === undefined ? undefined : isolateCpusProblem(a.isolateCpus);
+  const problems = fieldProblems(s, labels, isolate === undefined ? {} : { [at("isolateCpus")]: `${quoteText(a.isolateCpus!)} is not accepted: ${isolate}` });
+  if (problems.length) throw new InputError(`${where} args`, problems);
   return { settings: s, grouped: groupSettings(s), origins };
+}
+
+/**
+ * What HostTuning's check would refuse in the keys the friendly fields made (an unknown sysctl,
+ * a reversed cpulist, 0x10 for an integer), named by the field the user wrote: one problem per
+ * field (isolateCpus makes three keys of one value). Raw `settings` keys are left to HostTuning's
+ * check, which names them as written.
+ */
+function fieldProblems(settings: Record<string, string>, labels: Record<string, string>, known: Record<string, string>): string[] {
+  const byField = new Map<string, string>();
+  for (const [key, label] of Object.entries(labels)) {
+    if (byField.has(label)) continue;
+    if (label in known) {
+      byField.set(label, `${label}: ${known[label]}`);
+      continue;
+    }
+    const knob = resolveKnob(key);
+    const problem = "problem" in knob ? knob.problem : (() => {
+      const n = knob.normalise(settings[key]);
+      return "problem" in n ? n.problem : undefined;
+    })();
+    if (problem !== undefined) byField.set(label, `${label}: ${problem}`);
+  }
+  return [...byField.values()];
 }
 
 /** Keys persisted on the kernel command line (kvmtune's boot loader drop-in): kernel arguments and 1G pools. */

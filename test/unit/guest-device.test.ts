@@ -122,6 +122,16 @@ describe("guest device inputs", () => {
     ]);
   });
 
+  it("names at most 10 unknown fields of an object, each cut to 80 characters, then counts the rest", () => {
+    const colours = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`colour${i}`, 1]));
+    const reasons = deviceInputProblems({ connection: CONN, domain: "g", interface: { type: "bridge", source: "br0", mac: "52:54:00:00:00:01", ...colours, ["k".repeat(500)]: 1 } }).map((x) => x.reason);
+    assert.equal(reasons.length, 11);
+    assert.equal(reasons[0], "interface.colour0: unknown field; accepted fields: type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vlan");
+    assert.equal(reasons[10], "interface: \u2026 and 16 more unknown fields");
+    const long = deviceInputProblems({ connection: CONN, domain: "g", hostdev: { address: "0000:00:01.0", ["k".repeat(500)]: 1 } }).map((x) => x.reason);
+    assert.deepEqual(long, [`hostdev.${"k".repeat(80)}\u2026 (500 characters): unknown field; accepted fields: address, managed`]);
+  });
+
   it("checks SR-IOV VF interfaces and disk options", () => {
     const f = (i: Record<string, unknown>) => deviceInputProblems({ connection: CONN, domain: "g", ...i }).map((x) => x.reason);
     assert.deepEqual(f({ interface: { type: "hostdev", source: "0000:3b:02.1", mac: "01:00:5e:00:00:01", queues: 2, vlan: 5000 } }), [

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { naturalCompare } from "../../provider/host/facts-devices";
 import {
   basename,
+  cpuListProblem,
   decodeOctalEscapes,
   formatCpuList,
   isPciAddress,
@@ -53,6 +54,43 @@ describe("sysfs-parse", function () {
       for (const [text, message] of cases) {
         assert.throws(() => parseCpuList(text), { message }, text);
       }
+    });
+  });
+
+  describe("parseCpuList on long text", function () {
+    it("quotes at most 200 characters of the list and 60 of the bad element, saying how long they were", function () {
+      const long = `${"1,".repeat(3000)}x`;
+      assert.throws(() => parseCpuList(long), { message: `invalid cpulist ${JSON.stringify(`${long.slice(0, 200)}\u2026`)} (6001 characters): bad element "x"` });
+      const element = "9".repeat(100);
+      assert.throws(() => parseCpuList(`1,${element}x`), { message: `invalid cpulist "1,${element}x": bad element ${JSON.stringify(`${"9".repeat(60)}\u2026`)} (101 characters)` });
+    });
+  });
+
+  describe("cpuListProblem (a cpulist a user wrote)", function () {
+    it("accepts CPU numbers and low-high ranges separated by commas", function () {
+      for (const text of ["0", "2-15", "2-7,10-15", "4-4", "8-9,0-1", "0-65535"]) assert.equal(cpuListProblem(text), undefined, text);
+    });
+
+    it("says what is wrong and what to write, without repeating the list", function () {
+      const cases: Array<[string, string]> = [
+        ["", "the CPU list is empty"],
+        ["  ", "the CPU list is empty"],
+        ["3-1", `range "3-1" is reversed; write it low-high, as 1-3`],
+        ["0,15-8", `range "15-8" is reversed; write it low-high, as 8-15`],
+        ["1,,2", "it has an empty element (two commas in a row)"],
+        [",1", "it starts with a comma"],
+        ["1,", "it ends with a comma"],
+        ["a", `"a" is neither a CPU number nor a range low-high`],
+        ["0x3", `"0x3" is neither a CPU number nor a range low-high`],
+        ["1-2-3", `"1-2-3" is neither a CPU number nor a range low-high`],
+        ["0-9:2/4", `"0-9:2/4" is neither a CPU number nor a range low-high`],
+        ["0-70000", "CPU 70000 is above 65535, the highest CPU number kvmtune accepts"],
+      ];
+      for (const [text, problem] of cases) assert.equal(cpuListProblem(text), problem, text);
+    });
+
+    it("quotes at most 60 characters of a bad element", function () {
+      assert.equal(cpuListProblem(`1,${"7".repeat(500)}y`), `${JSON.stringify(`${"7".repeat(60)}\u2026`)} (501 characters) is neither a CPU number nor a range low-high`);
     });
   });
 

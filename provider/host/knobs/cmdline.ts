@@ -1,5 +1,6 @@
 import { bootSettingProblems } from "../bootloader";
-import { formatCpuList, parseCpuList } from "../sysfs-parse";
+import { listCapped, quoteText } from "../../spec/issues";
+import { cpuListProblem, formatCpuList, parseCpuList } from "../sysfs-parse";
 import { oneOf } from "./common";
 import type { KnobKind } from "./types";
 
@@ -9,50 +10,74 @@ export interface CpuSet {
   online: readonly number[];
 }
 
-type Check = (value: string, cpus: CpuSet) => string | undefined;
+/**
+ * One kernel parameter's value rules: `syntax` needs nothing but the value (check
+ * refuses it at preview); `host` judges it against the host's CPUs (at apply).
+ */
+interface Param {
+  syntax(value: string): string | undefined;
+  host?(value: string, cpus: CpuSet): string | undefined;
+}
+
+/** CPU numbers in a message: as ranges, at most a few of them. */
+function cpusText(cpus: readonly number[]): string {
+  return `${cpus.length === 1 ? "CPU" : "CPUs"} ${listCapped(formatCpuList(cpus).split(","), 8, ",")}`;
+}
+
+const CPULIST = "a cpulist such as 2-15 or 2-7,10-15 (CPU numbers and low-high ranges, separated by commas)";
 
 /**
  * A cpulist that names only CPUs the host has, and leaves at least one online CPU for housekeeping:
  * an offline CPU outside the list runs nothing, so it does not count.
  */
 function cpuListCheck(value: string, host: CpuSet): string | undefined {
-  let cpus: number[];
-  try {
-    cpus = parseCpuList(value);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  if (cpus.length === 0) return "the CPU list is empty";
+  const problem = cpuListProblem(value);
+  if (problem) return problem;
+  const cpus = parseCpuList(value);
   const bad = cpus.filter((c) => c >= host.count);
-  if (bad.length) return `CPU ${bad.join(", ")} does not exist; this host has CPUs 0-${host.count - 1}`;
+  if (bad.length) return `${cpusText(bad)} ${bad.length === 1 ? "does" : "do"} not exist; this host has CPUs 0-${host.count - 1}`;
   const listed = new Set(cpus);
   if (!host.online.some((c) => !listed.has(c))) {
     const offline = host.count - host.online.length;
-    return `it leaves no online housekeeping CPU; this host has CPUs 0-${host.count - 1}${offline ? ` (online: ${formatCpuList([...host.online])})` : ""}, keep at least one online CPU (usually CPU 0 and its sibling) out of the list`;
+    return `it leaves no online housekeeping CPU; this host has CPUs 0-${host.count - 1}${offline ? ` (online: ${listCapped(formatCpuList([...host.online]).split(","), 8, ",")})` : ""}, keep at least one online CPU (usually CPU 0 and its sibling) out of the list`;
   }
   return undefined;
 }
+
+const ISOLCPUS_FLAGS = /^(nohz|domain|managed_irq)$/;
 
 /** The CPU list of an isolcpus value, which may carry flags before it: `managed_irq,domain,2-7` gives `2-7`. */
 export function isolcpusList(value: string): string {
   const parts = value.split(",");
   let i = 0;
-  while (i < parts.length && /^(nohz|domain|managed_irq)$/.test(parts[i])) i++;
+  while (i < parts.length && ISOLCPUS_FLAGS.test(parts[i])) i++;
   return parts.slice(i).join(",");
 }
 
-function isolcpusCheck(value: string, host: CpuSet): string | undefined {
-  return cpuListCheck(isolcpusList(value), host);
-}
+const cpuList: Param = {
+  syntax: (v) => {
+    const p = cpuListProblem(v);
+    return p && `${p}; expected ${CPULIST}`;
+  },
+  host: cpuListCheck,
+};
 
-const choice = (allowed: string[]): Check => (v) => ("problem" in oneOf(v, allowed) ? `expected one of ${allowed.join(", ")}` : undefined);
+const isolcpus: Param = {
+  syntax: (v) => {
+    const p = cpuListProblem(isolcpusList(v));
+    return p && `${p}; expected flags (nohz, domain, managed_irq) then ${CPULIST}, such as managed_irq,domain,2-15`;
+  },
+  host: (v, cpus) => cpuListCheck(isolcpusList(v), cpus),
+};
+
+const choice = (allowed: string[]): Param => ({ syntax: (v) => ("problem" in oneOf(v, allowed) ? `expected one of ${allowed.join(", ")}` : undefined) });
 
 /** The kernel parameters kvmtune manages, with their value rules (admin-guide/kernel-parameters). */
-export const CMDLINE_PARAMS: Record<string, Check> = {
-  isolcpus: isolcpusCheck,
-  nohz_full: cpuListCheck,
-  rcu_nocbs: cpuListCheck,
-  irqaffinity: cpuListCheck,
+export const CMDLINE_PARAMS: Record<string, Param> = {
+  isolcpus,
+  nohz_full: cpuList,
+  rcu_nocbs: cpuList,
+  irqaffinity: cpuList,
   default_hugepagesz: choice(["2M", "1G"]),
   intel_iommu: choice(["on", "off", "sm_on"]),
   amd_iommu: choice(["on", "off", "force_isolation"]),
@@ -85,8 +110,8 @@ export const cmdlineKind: KnobKind = {
     if (name === "hugepagesz" || name === "hugepages") {
       return { problem: `set boot-time hugepages with the hugepages knobs (hugepages:1G:node0 = N), which write hugepagesz=/hugepages= in the right order` };
     }
-    const check = CMDLINE_PARAMS[name];
-    if (!check) return { problem: `${JSON.stringify(name)} is not a kernel parameter kvmtune manages; accepted: ${Object.keys(CMDLINE_PARAMS).join(", ")}` };
+    const param = CMDLINE_PARAMS[name];
+    if (!param) return { problem: `${JSON.stringify(name)} is not a kernel parameter kvmtune manages; accepted: ${Object.keys(CMDLINE_PARAMS).join(", ")}` };
     return {
       key,
       disruption: "host-reboot",
@@ -98,13 +123,15 @@ export const cmdlineKind: KnobKind = {
         const text = String(value).trim();
         // One token only: a space, quote or '=' could smuggle another argument (e.g. "1 init=/bin/sh").
         if (!/^[A-Za-z0-9_,.:-]{1,512}$/.test(text)) {
-          return { problem: `${JSON.stringify(value)} is not accepted; expected one kernel argument value (letters, digits, ',', '-', '.', ':'; no spaces, quotes or '=')` };
+          return { problem: `${quoteText(String(value))} is not accepted; expected one kernel argument value (letters, digits, ',', '-', '.', ':'; no spaces, quotes or '=')` };
         }
-        return { value: text };
+        // What needs no host is refused here, so check (preview) refuses it, not the apply.
+        const problem = param.syntax(text);
+        return problem ? { problem: `${quoteText(text)} is not accepted: ${problem}` } : { value: text };
       },
       validate(value, { facts }) {
-        const problem = check(value, { count: facts.cpu.count, online: facts.cpu.online });
-        return [...(problem ? [`${JSON.stringify(value)} is not accepted: ${problem}`] : []), ...bootSettingProblems(value, facts.bootloader)];
+        const problem = param.host?.(value, { count: facts.cpu.count, online: facts.cpu.online });
+        return [...(problem ? [`${quoteText(value)} is not accepted: ${problem}`] : []), ...bootSettingProblems(value, facts.bootloader)];
       },
       apply: () => [],
       restore: () => [],

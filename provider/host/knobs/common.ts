@@ -1,9 +1,10 @@
+import { quoteText } from "../../spec/issues";
 import type { Knob, RemoteOp } from "./types";
 
 /** A value that may be written to a sysfs/procfs file: printable, one line, bounded. */
 export function plainValue(value: string, accepted: string): { value: string } | { problem: string } {
   if (typeof value !== "string" || value.length > 4096 || /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
-    return { problem: `${JSON.stringify(value)} is not accepted; expected ${accepted} (one line of printable text)` };
+    return { problem: `${typeof value === "string" ? quoteText(value) : JSON.stringify(value)} is not accepted; expected ${accepted} (one line of printable text)` };
   }
   return { value: value.trim().replace(/\s+/g, " ") };
 }
@@ -12,7 +13,7 @@ export function plainValue(value: string, accepted: string): { value: string } |
 export function intValue(value: string, min: number, max: number, unit = ""): { value: string } | { problem: string } {
   const text = String(value).trim();
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    return { problem: `${JSON.stringify(value)} is not accepted; expected an integer from ${min} to ${max}${unit}` };
+    return { problem: `${quoteText(String(value))} is not accepted; expected an integer from ${min} to ${max}${unit}` };
   }
   return { value: String(Number(text)) };
 }
@@ -20,7 +21,7 @@ export function intValue(value: string, min: number, max: number, unit = ""): { 
 /** One of a fixed set. */
 export function oneOf(value: string, allowed: readonly string[]): { value: string } | { problem: string } {
   const text = String(value).trim();
-  return allowed.includes(text) ? { value: text } : { problem: `${JSON.stringify(value)} is not accepted; expected one of ${allowed.join(", ")}` };
+  return allowed.includes(text) ? { value: text } : { problem: `${quoteText(String(value))} is not accepted; expected one of ${allowed.join(", ")}` };
 }
 
 /** The active choice of a `a [b] c` file, or the whole trimmed text when there are no brackets. */

@@ -1,5 +1,6 @@
 import { fileKnob, intValue, plainValue } from "./common";
 import { PAGE_SIZES, pageSizeName } from "./memory";
+import { mountPointProblem } from "./mount-point";
 import type { KnobKind } from "./types";
 
 /** Interface names the kernel accepts (dev_valid_name): at most 15 bytes, no '/', ':' or spaces. */
@@ -61,7 +62,10 @@ export const governorKind: KnobKind = {
   },
 };
 
-/** `hugetlbfs:<2M|1G>` = mount point: a hugetlbfs mount for that page size (libvirt's hugepage backing uses it). */
+/**
+ * `hugetlbfs:<2M|1G>` = mount point: a hugetlbfs mount for that page size (libvirt's hugepage backing uses it).
+ * The mount point must be canonical and on mount-point.ts's list (/dev/hugepages*, /run/hugepages, /mnt/..., ...).
+ */
 export const hugetlbfsKind: KnobKind = {
   name: "hugetlbfs",
   grammar: "hugetlbfs:<2M|1G>",
@@ -87,15 +91,15 @@ export const hugetlbfsKind: KnobKind = {
         }
         return hint !== undefined && dirs.includes(hint) ? hint : dirs[dirs.length - 1];
       },
+      // Refused here, statically: HostTuning's check (preview) fails and nothing reaches the host.
       normalise(value) {
-        const text = String(value).trim();
-        if (!/^\/[A-Za-z0-9_.\/-]{1,200}$/.test(text) || text.split("/").some((s) => s === "..")) {
-          return { problem: `${JSON.stringify(value)} is not accepted; expected an absolute mount point without '..' (e.g. /dev/hugepages1G)` };
-        }
-        return { value: text.replace(/\/+$/, "") || "/" };
+        const problem = mountPointProblem(String(value));
+        return problem === undefined ? { value: String(value) } : { problem };
       },
       validate(value, { facts }) {
-        if (["/", "/dev", "/proc", "/sys", "/etc", "/boot", "/usr"].includes(value)) return [`${value} is a system directory; choose a mount point of its own`];
+        // Normalise has refused it already; kept for callers that plan without normalising.
+        const problem = mountPointProblem(value);
+        if (problem !== undefined) return [problem];
         const pools = facts.memory.hugepages.map((p) => p.sizeKiB);
         if (!pools.includes(PAGE_SIZES[size])) {
           return [`this host has no ${size} hugepage pool to mount; it offers ${pools.map(pageSizeName).join(", ") || "none"}${size === "1G" && !facts.cpu.flags.pdpe1gb ? " (1G pages need the CPU flag pdpe1gb)" : ""}`];
