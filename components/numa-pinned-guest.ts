@@ -224,7 +224,8 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         ...(shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds } : {}),
         owner: { stack: stackIdentity(), resource: `${name}-domain` },
       },
-      { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [] },
+      // retainOnDelete on the component keeps the domain as it is when the stack forgets it (children do not inherit it).
+      { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [], retainOnDelete: opts?.retainOnDelete },
     );
     this.connection = pulumi.output(connection) as pulumi.Output<ConnectionArgs>;
     this.domainName = domain.name;

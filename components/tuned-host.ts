@@ -35,7 +35,11 @@ export interface TunedHostArgs {
    * reboot (`pendingReboot`): a running host rarely has a free 1 GiB range per node.
    */
   hugepages?: pulumi.Input<{ "2M"?: PerNode; "1G"?: PerNode }>;
-  /** hugetlbfs mounts per page size. Default: mount `/dev/hugepages<size>` for every size with pages; `false` for none. Persisted in /etc/fstab (a marked block). */
+  /**
+   * hugetlbfs mounts per page size. Default: mount `/dev/hugepages<size>` for every size with pages; `false` for none.
+   * Persisted in /etc/fstab (a marked block). A path must be canonical and at /dev/hugepages*, /run/hugepages[/...],
+   * /var/lib/hugetlbfs[/...], below /mnt/ or /srv/, or a new top-level directory such as /hugepages1G.
+   */
   hugetlbfs?: pulumi.Input<boolean | { "2M"?: string; "1G"?: string }>;
   /** sysctl keys (dotted) and values, from an allowlist (vm.*, net.*, selected kernel.* and fs.*). Live; persisted in /etc/sysctl.d/90-kvmtune-<name>.conf. */
   sysctl?: pulumi.Input<Record<string, string | number | boolean>>;
@@ -179,7 +183,7 @@ export class TunedHost extends pulumi.ComponentResource {
         const wanted: Record<string, unknown> = Object.assign({}, ...Object.values(g ?? {}));
         return (keys ?? []).map((k) => `${k}=${String(wanted[k] ?? "")}`);
       });
-      new HostReboot(`${name}-reboot`, { connection, pending, timeoutSeconds: rebootTimeoutSeconds ?? 600 }, { parent: this, dependsOn: resource });
+      new HostReboot(`${name}-reboot`, { connection, pending, timeoutSeconds: rebootTimeoutSeconds ?? 600 }, { parent: this, dependsOn: resource, retainOnDelete: opts?.retainOnDelete });
     } else if (reboot !== undefined && reboot !== "never") {
       throw new Error(`TunedHost "${name}": reboot ${JSON.stringify(reboot)} is not accepted; expected "never" or "when-pending"`);
     }

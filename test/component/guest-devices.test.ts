@@ -77,6 +77,25 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
     assert.equal(find("db9-shared-host-tuning"), undefined);
   });
 
+  it("retainOnDelete on a component reaches every child (Pulumi passes only protect down by itself)", async () => {
+    const retained = new Map<string, boolean | undefined>();
+    // A component's transformations run in the SDK for each child, so they see its options under mocks too.
+    const record: pulumi.ResourceTransformation = (a) => {
+      retained.set(a.name, a.opts.retainOnDelete);
+      return undefined;
+    };
+    const keep = { retainOnDelete: true, transformations: [record] };
+    new kvmtune.VhostNetwork("rt-net", { guest, facts, source: "br0" }, keep);
+    new kvmtune.PassthroughDisk("rt-disk", { guest, facts, path: "/dev/sdc" }, keep);
+    new kvmtune.NumaPinnedGuest("rt-guest", { host: connection, facts, vcpus: 2, memoryMiB: 512 }, keep);
+    new kvmtune.TunedHost("rt-host", { connection: { ...connection, host: "10.1.0.10" }, isolateCpus: "2-3", reboot: "when-pending", facts }, keep);
+    await settle();
+    assert.deepEqual(
+      ["rt-net-nic", "rt-disk-dev", "rt-guest-domain", "rt-host-tuning", "rt-host-reboot"].map((n) => [n, retained.get(n)]),
+      [["rt-net-nic", true], ["rt-disk-dev", true], ["rt-guest-domain", true], ["rt-host-tuning", true], ["rt-host-reboot", true]],
+    );
+  });
+
   it("VhostNetwork refuses args of the other mode, a missing source or VF, and unknown fields", () => {
     assert.throws(() => new kvmtune.VhostNetwork("bad1", { guest, vf: "0000:3b:02.1", queues: 2, colour: "red" } as never), {
       message: `invalid VhostNetwork "bad1" args:\n  - colour: unknown field; accepted fields: guest, mode, type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vf, vlan, manageHost, arpFilter, bridgeMtu, pf, numVfs, allowVfRecreate, live, facts\n  - vf: only used in sriov mode\n  - source: required in vhost mode (the bridge, libvirt network or host NIC)`,
