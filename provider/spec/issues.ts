@@ -37,9 +37,20 @@ export class InputError extends Error {
   }
 }
 
-/** Short, safe rendering of a user value for an error message. */
+/** Keys whose values are credentials wherever they turn up (a connection passed where a string goes, say). */
+const CREDENTIAL_KEYS = /^(password|privateKey|privateKeyPassword|passphrase|secret|token)$/i;
+
+/** An object that carries credentials at any depth (bounded), so it is never rendered. */
+function holdsCredentials(value: unknown, depth = 0): boolean {
+  if (typeof value !== "object" || value === null || depth > 4) return false;
+  return Object.entries(value as Record<string, unknown>).some(([k, v]) => CREDENTIAL_KEYS.test(k) || holdsCredentials(v, depth + 1));
+}
+
+/** Short, safe rendering of a user value for an error message: credentials and private keys are described, never shown. */
 export function showValue(value: unknown): string {
   if (value === undefined) return "undefined";
+  if (holdsCredentials(value)) return `${Array.isArray(value) ? "a list" : "an object"} holding credentials (not shown)`;
+  if (typeof value === "string" && /PRIVATE KEY-----/.test(value)) return "a private key (not shown)";
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

@@ -213,3 +213,23 @@ describe("messages stay bounded", () => {
     assert.equal(quoteText("abcd", 3), `"abc\u2026" (4 characters)`);
   });
 });
+
+describe("showValue never renders credentials given in the wrong place", () => {
+  const { showValue } = require("../../provider/spec/issues") as typeof import("../../provider/spec/issues");
+  it("describes objects holding credentials and private keys; other values as before", () => {
+    assert.equal(showValue({ host: "hv01", privateKey: "k" }), "an object holding credentials (not shown)");
+    assert.equal(showValue([{ conn: { password: "hunter22" } }]), "a list holding credentials (not shown)");
+    assert.equal(showValue("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"), "a private key (not shown)");
+    assert.equal(showValue({ host: "hv01", port: 22 }), `{"host":"hv01","port":22}`);
+    assert.equal(showValue("web 1"), `"web 1"`);
+  });
+
+  it("keeps such an object out of a component's error: a connection passed as a NumaPinnedGuest domainName", () => {
+    const { parsePlacementRequest } = require("../../provider/plan/request") as typeof import("../../provider/plan/request");
+    assert.throws(() => parsePlacementRequest({ name: { host: "hv01", password: "hunter22" }, vcpus: 1, memoryMiB: 64 }), (e: Error) => {
+      assert.ok(!e.message.includes("hunter22"), e.message);
+      assert.match(e.message, /request\.name: an object holding credentials \(not shown\) is not accepted/);
+      return true;
+    });
+  });
+});
