@@ -21,13 +21,15 @@ export interface FramedCommand {
  * marker on both streams and keep only what follows it. Under sudo, `sudo -n true`
  * is tried first so a password prompt becomes a tagged, immediate failure.
  * `$SSH_CONNECTION` is passed on as KVMTUNE_SSH_CONNECTION because sudo drops it.
+ * Every script runs with LC_ALL=C, whatever locale the login gives.
  */
 export function frameCommand(script: string, sudo: boolean, nonce = randomBytes(12).toString("hex")): FramedCommand {
   const marker = `@@kvmtune-begin-${nonce}`;
   const sudoMarker = `@@kvmtune-sudo-${nonce}`;
+  // LC_ALL=C for every script: kvmtune parses tools' words ("shut off", "Autostart:"), which a login locale translates.
   const run = sudo
-    ? `err=$(sudo -n true 2>&1) || { printf '%s %s\\n' ${shQuote(sudoMarker)} "$err" >&2; exit 126; }; exec sudo -n env KVMTUNE_SSH_CONNECTION="$SSH_CONNECTION" /bin/sh -c ${shQuote(script)}`
-    : `KVMTUNE_SSH_CONNECTION="$SSH_CONNECTION"; export KVMTUNE_SSH_CONNECTION; exec /bin/sh -c ${shQuote(script)}`;
+    ? `err=$(sudo -n true 2>&1) || { printf '%s %s\\n' ${shQuote(sudoMarker)} "$err" >&2; exit 126; }; exec sudo -n env LC_ALL=C KVMTUNE_SSH_CONNECTION="$SSH_CONNECTION" /bin/sh -c ${shQuote(script)}`
+    : `LC_ALL=C KVMTUNE_SSH_CONNECTION="$SSH_CONNECTION"; export LC_ALL KVMTUNE_SSH_CONNECTION; exec /bin/sh -c ${shQuote(script)}`;
   const inner = `printf '%s\\n' ${shQuote(marker)}; printf '%s\\n' ${shQuote(marker)} >&2; ${run}`;
   return { command: `exec /bin/sh -c ${shQuote(inner)}`, marker, sudoMarker };
 }

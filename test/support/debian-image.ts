@@ -38,10 +38,12 @@ export const DEBIAN_PACKAGES = [
  * libvirt dependency) fails in debootstrap's own configure step, but installs
  * with /proc mounted and services held back by a policy-rc.d. libvirt runs as
  * the host's own systemd service, with machined placing guests in cgroup v2
- * scopes; numactl gives the tests `migratepages` and `numastat`.
+ * scopes; numactl gives the tests `migratepages` and `numastat`. locales and
+ * libvirt-l10n let a test give the login a German locale, in which virsh says
+ * "ausgeschaltet" for "shut off" (kvmtune's scripts must not care).
  */
 export const CHROOT_PACKAGES = [
-  "tuned", "libvirt-daemon-system", "libvirt-daemon-driver-qemu", "libvirt-clients", "qemu-system-x86", "systemd-container", "numactl",
+  "tuned", "libvirt-daemon-system", "libvirt-daemon-driver-qemu", "libvirt-clients", "qemu-system-x86", "systemd-container", "numactl", "locales", "libvirt-l10n",
 ];
 const BUILDER_SOURCES = ["debian-image.ts", "debian-rootfs.sh"];
 /** Their text as this process loaded it; the image is named after it and the tree configured with it (as build-image.ts does). */

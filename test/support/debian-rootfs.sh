@@ -60,10 +60,14 @@ systemctl --root="$root" disable tuned.service >/dev/null 2>&1 || true
 rm -f "$root/etc/libvirt/qemu/networks/autostart/default.xml"
 systemctl --root="$root" disable libvirt-guests.service >/dev/null 2>&1 || true
 
-# First boot (kernel given by qemu): put GRUB on the disk, write grub.cfg, power off.
+# A German locale a test can give the login (/etc/default/locale); generated on first boot.
+sed -i 's/^# *de_DE.UTF-8 UTF-8/de_DE.UTF-8 UTF-8/' "$root/etc/locale.gen"
+
+# First boot (kernel given by qemu): generate locales, put GRUB on the disk, write grub.cfg, power off.
 cat >"$root/usr/local/sbin/kvmt-firstboot" <<'EOF'
 #!/bin/sh
 set -e
+locale-gen
 grub-install --target=i386-pc /dev/vda
 update-grub
 systemctl disable kvmt-firstboot.service

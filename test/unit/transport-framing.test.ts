@@ -26,6 +26,13 @@ describe("command framing (pure, run through a local /bin/sh)", () => {
     assert.equal(afterMarker(r.stdout.toString(), framed.marker), "10.0.0.1 5 10.0.0.2 22");
   });
 
+  it("runs every script with LC_ALL=C, whatever locale the login shell gives", () => {
+    const framed = frameCommand('printf "%s|%s" "$LC_ALL" "$LANG"', false, "n4");
+    const r = spawnSync("/bin/sh", ["-c", framed.command], { env: { PATH: process.env.PATH, LANG: "de_DE.UTF-8", LC_ALL: "de_DE.UTF-8", LANGUAGE: "de" } });
+    assert.equal(afterMarker(r.stdout.toString(), framed.marker), "C|de_DE.UTF-8");
+    assert.match(frameCommand("true", true, "n5").command, /exec sudo -n env LC_ALL=C KVMTUNE_SSH_CONNECTION=/);
+  });
+
   it("finds the marker only at a line start", () => {
     assert.equal(afterMarker("x@@m\n@@m\nrest", "@@m"), "rest");
     assert.equal(afterMarker("no marker", "@@m"), undefined);
