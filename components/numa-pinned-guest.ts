@@ -60,7 +60,10 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name" | "de
    * and `restartReasons` say what waits.
    */
   restart?: "never" | "when-required";
-  /** Seconds a restart waits for the guest's own shutdown before forcing it off (0-540). Default 120. */
+  /**
+   * Seconds a restart waits for the guest's own shutdown before forcing it off (0-540). Default 120. The whole restart
+   * is one remote command: with `customTimeouts`, it must also leave 60 s of the update's (an adopted guest's create's) bound.
+   */
   shutdownTimeoutSeconds?: number;
   /** Start the domain with the host. Omitted = not owned. */
   autostart?: boolean;
@@ -116,6 +119,8 @@ function placementArgProblems(domainName: string, placement: Omit<PlacementReque
  * A guest placed and pinned on a host's NUMA topology: vCPU and emulator pins,
  * numatune, hugepage backing and a `<cpu>` topology that mirrors the pinned
  * cores, kept in the host's libvirt domain XML and drift-checked on refresh.
+ * `customTimeouts` in the resource options bound each remote command of that
+ * operation (default 10 minutes).
  */
 export class NumaPinnedGuest extends pulumi.ComponentResource {
   /** The placement plan (pins, nodeset, cells, hugepages per node). */
@@ -223,6 +228,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         ...(restart !== undefined ? { restart } : {}),
         ...(shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds } : {}),
         owner: { stack: stackIdentity(), resource: `${name}-domain` },
+        timeouts: opts?.customTimeouts,
       },
       // retainOnDelete on the component keeps the domain as it is when the stack forgets it (children do not inherit it).
       { parent: this, dependsOn: args.host instanceof TunedHost ? [args.host] : [], retainOnDelete: opts?.retainOnDelete },

@@ -74,7 +74,7 @@ export class PassthroughDisk extends GuestDeviceComponent {
           } as GuestDeviceInputs["disk"],
         }
       : { hostdev: { address: args.pciAddress!, ...(args.managed !== undefined ? { managed: args.managed } : {}) } };
-    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${name}-dev` }, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
+    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${name}-dev` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
     this.source = device.device.apply((d) => (d && d.kind === "disk" ? d.part.source : null));
     this.expose(device, { source: this.source });
   }

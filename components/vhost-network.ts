@@ -95,7 +95,7 @@ export class VhostNetwork extends GuestDeviceComponent {
         ...(args.arpFilter !== undefined ? { arpFilter: args.arpFilter } : {}),
         ...(args.bridgeMtu !== undefined ? { mtu: { [args.source!]: args.bridgeMtu } } : {}),
         ...(args.pf !== undefined ? { sriov: { [args.pf]: args.numVfs! }, allowVfRecreate: args.allowVfRecreate ?? false } : {}),
-      }, { parent: this });
+      }, { parent: this, customTimeouts: opts?.customTimeouts });
       dependsOn.push(this.host);
     }
     const iface = sriov
@@ -107,7 +107,7 @@ export class VhostNetwork extends GuestDeviceComponent {
     // The host's facts rule out a missing bridge, an MTU above it, a bad VF or (for a known KVM guest) no /dev/vhost-net
     // already in preview. A bridge MTU this component raises itself is compared at up, after its TunedHost.
     const found = hostProblems(g, { interface: args.bridgeMtu !== undefined ? { ...iface, mtu: undefined } : iface });
-    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, owner: { stack: stackIdentity(), resource: `${name}-nic` }, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
+    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, owner: { stack: stackIdentity(), resource: `${name}-nic` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
     this.expose(device, { mac: this.mac });
   }
 }

@@ -4,6 +4,7 @@
  */
 import { startCheck, type Failure } from "../spec/check-failures";
 import { showValue } from "../spec/issues";
+import { stepTimeoutMs, timeoutProblems, type StepTimeouts } from "../spec/timeouts";
 import { buildMinimalDomain, diskDriver, diskTarget, domainSpecProblems, ioCacheProblem, specParts, type DomainSpec } from "./domain-builder";
 import { parseDomainXml } from "./dom";
 import { fitParts, readDomainFacts } from "./domain-fit";
@@ -39,12 +40,32 @@ export interface LibvirtDomainInputs {
   planProblems?: string[];
   /** Who owns this domain in the host's journal of originals: the stack and the resource's name. */
   owner?: { stack: string; resource: string };
+  /** The component's customTimeouts: each remote command of an operation is bounded by that operation's duration (default 10 minutes). */
+  timeouts?: StepTimeouts;
 }
 
-export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "restart", "shutdownTimeoutSeconds", "planProblems", "owner"];
+export const INPUT_FIELDS = ["connection", "name", "mode", "domain", "parts", "start", "autostart", "restart", "shutdownTimeoutSeconds", "planProblems", "owner", "timeouts"];
 
 /** Default for `shutdownTimeoutSeconds`: long enough for a guest OS to shut down cleanly, inside the 10-minute command bound. */
 export const DEFAULT_SHUTDOWN_SECONDS = 120;
+
+/** What a restart's write command needs beyond the wait for the guest's shutdown: a forced stop and a start. */
+export const RESTART_MARGIN_SECONDS = 60;
+
+/**
+ * Why a restart waiting `shutdownTimeoutSeconds` does not fit in the `op` timeout (the whole restart is one
+ * command, which that timeout bounds), or undefined when it fits or no timeout is set (then 600 s, which 0-540 fits).
+ */
+export function shutdownFitProblem(inputs: Pick<LibvirtDomainInputs, "shutdownTimeoutSeconds" | "timeouts">, op: "create" | "update"): string | undefined {
+  const bound = stepTimeoutMs(inputs.timeouts, op);
+  if (bound === undefined) return undefined;
+  const secs = inputs.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_SECONDS;
+  const limit = Math.floor(bound / 1000) - RESTART_MARGIN_SECONDS;
+  if (secs <= limit) return undefined;
+  const given = `timeouts.${op} ${JSON.stringify(inputs.timeouts![op])}`;
+  const need = `a timeouts.${op} of at least "${secs + RESTART_MARGIN_SECONDS}s"`;
+  return `shutdownTimeoutSeconds: ${secs}${inputs.shutdownTimeoutSeconds === undefined ? " (the default)" : ""} does not fit in ${given}: a restart is one command within that bound, waiting up to shutdownTimeoutSeconds for the guest's shutdown and keeping ${RESTART_MARGIN_SECONDS} s to stop and start the domain; expected ${limit >= 0 ? `at most ${limit}, or ${need}` : need}`;
+}
 
 export type { Failure } from "../spec/check-failures";
 
@@ -107,7 +128,14 @@ export function inputProblems(input: Record<string, unknown>): Failure[] {
   const secs = news.shutdownTimeoutSeconds;
   if (secs !== undefined && !(typeof secs === "number" && Number.isSafeInteger(secs) && secs >= 0 && secs <= 540)) {
     fail("shutdownTimeoutSeconds", [`shutdownTimeoutSeconds: ${showValue(secs)} is not accepted; expected whole seconds from 0 to 540 (the write command is bounded at 600 s)`]);
+  } else if (news.restart === "when-required" && !("shutdownTimeoutSeconds" in input && !("shutdownTimeoutSeconds" in news)) && timeoutProblems(news.timeouts).length === 0) {
+    // Only a restart waits for the guest: an update's, or a create's when it adopts a running domain.
+    for (const op of mode === "adopt" ? (["create", "update"] as const) : (["update"] as const)) {
+      const p = shutdownFitProblem({ shutdownTimeoutSeconds: secs as number | undefined, timeouts: news.timeouts as StepTimeouts }, op);
+      if (p) fail("shutdownTimeoutSeconds", [p]);
+    }
   }
+  fail("timeouts", timeoutProblems(news.timeouts));
   const parts = news.parts as Partial<OwnedParts> | undefined;
   if (parts === undefined) return failures;
   if (typeof parts !== "object" || parts === null || Array.isArray(parts)) {

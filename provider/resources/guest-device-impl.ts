@@ -1,23 +1,28 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { describeDiff, parseDomainXml, type PartDiff } from "../libvirt";
 import { applyDevicePart, deviceElementXml, diffDevicePart, findDevices, readDevicePart, renderDeviceXml, type DevicePart } from "../libvirt/device-xml";
-import { readDomainState, VirshStepError, writeDomain, type DomainState } from "../libvirt/virsh";
+import { readDomainState, VirshStepError, type DomainState } from "../libvirt/virsh";
 import { readLibvirtInventory } from "../libvirt/virsh-devices";
 import { resolveBlockDevice } from "../host/block-preflight";
 import { readHostFactsWith } from "../host/read-facts";
 import { deviceKeyOf, planGuestDevice } from "../plan/guest-device";
 import { deviceInputProblems, type GuestDeviceInputs } from "../spec/guest-device";
 import { InputError } from "../spec/issues";
+import { timeoutProblems } from "../spec/timeouts";
+import { hasUnknown } from "../spec/unknown";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import { observedInputs } from "./guest-device-observe";
 import type { JournalOp } from "../host/journal-plan";
 import { deviceKey, forgetOps, libvirtOwner, recordOps, viewJournal } from "../libvirt/domain-journal";
+import { boundedSession, boundedWrite } from "./libvirt-domain-impl";
 
 /**
  * CRUD of the GuestDevice dynamic resource: one device (interface, block disk
  * or PCI host device) of an existing domain, found by its key. Every operation
  * is one SSH connection; the host is read and checked before any change.
+ * Each of its commands is bounded by the operation's `timeouts` (the
+ * component's customTimeouts), else by the transport's 10 minutes.
  */
 
 export interface GuestDeviceOutputs extends GuestDeviceInputs {
@@ -49,7 +54,9 @@ const canon = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof 
 const what = (kind: string, key: string) => (kind === "interface" ? `interface ${key}` : kind === "disk" ? `disk ${key}` : `host device ${key}`);
 
 export async function check(_olds: unknown, news: GuestDeviceInputs): Promise<pulumi.dynamic.CheckResult> {
-  return { inputs: news, failures: deviceInputProblems(news as unknown as Record<string, unknown>) };
+  const failures = deviceInputProblems(news as unknown as Record<string, unknown>);
+  if (!hasUnknown(news.timeouts)) for (const reason of timeoutProblems(news.timeouts)) failures.push({ property: "timeouts", reason });
+  return { inputs: news, failures };
 }
 
 export async function diff(_id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs): Promise<pulumi.dynamic.DiffResult> {
@@ -125,10 +132,10 @@ async function readBack(s: RemoteSession, inputs: GuestDeviceInputs, id: string,
  */
 async function liveOrConfig(s: RemoteSession, name: string, op: "attach" | "detach", xml: string, live: boolean, notes: string[], journal: JournalOp[] = []): Promise<void> {
   try {
-    await writeDomain(s, name, { [op]: { xml, live } }, journal);
+    await boundedWrite(s, name, { [op]: { xml, live } }, journal);
   } catch (err) {
     if (!live || !(err instanceof VirshStepError)) throw err;
-    await writeDomain(s, name, { [op]: { xml, live: false } });
+    await boundedWrite(s, name, { [op]: { xml, live: false } });
     notes.push(`the running domain refused the ${op === "attach" ? "hot-plug" : "hot-unplug"} (${err.message}); the persistent definition was changed, the guest sees it after its next restart`);
   }
 }
@@ -136,7 +143,8 @@ async function liveOrConfig(s: RemoteSession, name: string, op: "attach" | "deta
 export async function create(inputs: GuestDeviceInputs): Promise<pulumi.dynamic.CreateResult> {
   const { kind, key } = deviceKeyOf(inputs);
   const id = `${target(inputs)}/${inputs.domain}/${kind}/${key}`;
-  return withSession(inputs.connection, async (s) => {
+  return withSession(inputs.connection, async (session) => {
+    const s = boundedSession(session, inputs.timeouts, "create");
     const { st, device, notes } = await preflight(s, inputs);
     const j = journalOf(st, inputs, s.target);
     // Attached by this resource before its state was lost (a killed CLI): converge it instead of refusing it.
@@ -160,7 +168,7 @@ async function converge(s: RemoteSession, inputs: GuestDeviceInputs, st: DomainS
   const before = deviceElementXml(doc, device.kind, device.key);
   applyDevicePart(doc, device);
   const xml = deviceElementXml(doc, device.kind, device.key)!;
-  if (xml !== before || journal.length) await writeDomain(s, inputs.domain, xml !== before ? { updateConfig: xml } : {}, journal);
+  if (xml !== before || journal.length) await boundedWrite(s, inputs.domain, xml !== before ? { updateConfig: xml } : {}, journal);
 }
 
 /** This device's line in the host's journal: refused when another owner recorded it; `record` when it is not recorded yet. */
@@ -172,7 +180,8 @@ function journalOf(st: DomainState, inputs: GuestDeviceInputs, target: string, r
 }
 
 export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs): Promise<pulumi.dynamic.UpdateResult> {
-  return withSession(news.connection, async (s) => {
+  return withSession(news.connection, async (session) => {
+    const s = boundedSession(session, news.timeouts, "update");
     const { st, device, notes } = await preflight(s, news);
     // A device attached before the journal existed is recorded with this update.
     await converge(s, news, st, device, notes, journalOf(st, news, s.target).record);
@@ -182,7 +191,8 @@ export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDe
 
 /** Compares the definition (and the running domain) with the planned device; drift comes back as observed inputs. */
 export async function read(id: string, props: GuestDeviceOutputs): Promise<pulumi.dynamic.ReadResult> {
-  return withSession(props.connection, async (s) => {
+  return withSession(props.connection, async (session) => {
+    const s = boundedSession(session, props.timeouts, "read");
     const st = await readDomainState(s, props.domain);
     if (!st.exists) return { id: "", props: {} };
     const actual = readDevicePart(parseDomainXml(st.inactiveXml!), props.kind, props.key);
@@ -190,6 +200,7 @@ export async function read(id: string, props: GuestDeviceOutputs): Promise<pulum
     if (!actual) return { id: "", props: {} };
     const o = observe(st, props.device);
     const inputs = observedInputs(props, actual);
+    if (props.timeouts !== undefined) inputs.timeouts = props.timeouts;
     const outs = outputsOf({ ...props, ...inputs }, st, props.device, props.notes ?? [], o.drift.map(describeDiff));
     return { id, props: { ...props, ...outs }, inputs: inputs as unknown as Record<string, unknown> };
   });
@@ -197,13 +208,14 @@ export async function read(id: string, props: GuestDeviceOutputs): Promise<pulum
 
 /** Detaches the device (live too when the domain runs and has it); a domain or device already gone is fine. */
 export async function remove(_id: string, props: GuestDeviceOutputs): Promise<void> {
-  await withSession(props.connection, async (s) => {
+  await withSession(props.connection, async (session) => {
+    const s = boundedSession(session, props.timeouts, "delete");
     const st = await readDomainState(s, props.domain);
     const { forget } = journalOf(st, props, s.target, false);
     const xml = st.exists ? deviceElementXml(parseDomainXml(st.inactiveXml!), props.kind, props.key) : null;
     // Already gone (with its domain, or by hand): only its journal line goes.
     if (xml === null) {
-      if (forget.length) await writeDomain(s, props.domain, {}, forget);
+      if (forget.length) await boundedWrite(s, props.domain, {}, forget);
       return;
     }
     const o = observe(st, props.device);

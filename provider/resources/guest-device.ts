@@ -43,6 +43,8 @@ export interface GuestDeviceArgs {
   hostProblems?: pulumi.Input<string[]>;
   /** Who owns this device in the host's journal of originals: this stack (`org/project/stack`) and the resource's name. */
   owner?: pulumi.Input<{ stack: string; resource: string }>;
+  /** Pulumi customTimeouts (durations such as "2m"): each remote command of that operation is bounded by it (default 10 minutes). */
+  timeouts?: pulumi.Input<{ create?: string; update?: string; delete?: string; read?: string } | undefined>;
 }
 
 /** One device of a libvirt domain: preflighted, attached (live where libvirt can), drift-checked, detached on delete. */

@@ -6,11 +6,13 @@ import { planPlacementRepair } from "../libvirt/placement-repair";
 import { buildMinimalDomain } from "../libvirt/domain-builder";
 import { fitParts, readDomainFacts } from "../libvirt/domain-fit";
 import { readDomainState, VirshStepError, writeDomain, type DomainState, type DomainWrite } from "../libvirt/virsh";
-import { DEFAULT_SHUTDOWN_SECONDS, effectiveParts, inputProblems, observedDomain, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
+import { DEFAULT_SHUTDOWN_SECONDS, effectiveParts, inputProblems, observedDomain, shutdownFitProblem, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
+import { parseSteps } from "../libvirt/virsh-output";
 import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
 import { InputError } from "../spec/issues";
-import { withSession } from "../transport/ssh";
+import { TransportError, withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
+import { stepTimeoutMs, type TimeoutOperation } from "../spec/timeouts";
 import type { JournalOp } from "../host/journal-plan";
 import { domainKey, forgetOps, libvirtOwner, recordOps, viewJournal, type JournalView } from "../libvirt/domain-journal";
 
@@ -18,7 +20,58 @@ import { domainKey, forgetOps, libvirtOwner, recordOps, viewJournal, type Journa
  * CRUD of the LibvirtDomain dynamic resource (loaded at call time by the
  * serialised provider in libvirt-domain.ts). Every operation is one SSH
  * connection: one read, at most one write, and a read-back after a write.
+ * Each of its commands is bounded by the operation's `timeouts` (the
+ * component's customTimeouts), else by the transport's 10 minutes.
  */
+
+/**
+ * `s` with every command bounded by the `op` timeout of `timeouts` (a timed-out command fails naming the host,
+ * the step and the bound); `s` itself when none is set.
+ */
+export function boundedSession(s: RemoteSession, timeouts: LibvirtDomainInputs["timeouts"], op: TimeoutOperation): RemoteSession {
+  const timeoutMs = stepTimeoutMs(timeouts, op);
+  if (timeoutMs === undefined) return s;
+  return { target: s.target, run: (script, opts) => s.run(script, { ...opts, timeoutMs }), close: () => s.close() };
+}
+
+/** A domain write given up on at its bound; `done` lists the virsh steps that had finished. */
+export class WriteTimeoutError extends Error {
+  constructor(
+    message: string,
+    readonly done: string[],
+  ) {
+    super(message);
+    this.name = "WriteTimeoutError";
+  }
+}
+
+const JOURNAL_END = "@@kvmtune:end\n";
+
+/**
+ * writeDomain, with a timed-out command (TransportError "timeout") made a WriteTimeoutError that says which
+ * steps had finished (from what the host printed before it was given up on) and that the domain may be partly changed.
+ */
+export async function boundedWrite(s: RemoteSession, name: string, w: DomainWrite, journal: readonly JournalOp[] = []): Promise<string[]> {
+  try {
+    return await writeDomain(s, name, w, journal);
+  } catch (err) {
+    if (!(err instanceof TransportError) || err.kind !== "timeout") throw err;
+    const out = err.partialStdout ?? "";
+    const cut = out.indexOf(JOURNAL_END);
+    const done: string[] = [];
+    if (cut >= 0) {
+      const rest = out.slice(cut + JOURNAL_END.length);
+      try {
+        // Whole lines only: the last one may have been cut.
+        for (const [key, r] of parseSteps(rest.slice(0, rest.lastIndexOf("\n") + 1), false)) if (r.code === 0) done.push(key.replace(":", " "));
+      } catch {
+        // Not step records: nothing more to say than the transport did.
+      }
+    }
+    const before = [...(cut >= 0 && journal.length > 0 ? ["journal"] : []), ...done];
+    throw new WriteTimeoutError(`${err.message}${before.length ? ` (done before it: ${before.join(", ")})` : ""}; domain '${name}' may be partly changed (run again to converge)`, done);
+  }
+}
 
 export interface LibvirtDomainOutputs extends LibvirtDomainInputs {
   uuid: string | null;
@@ -99,6 +152,8 @@ interface Converge {
   stale: Partial<LibvirtDomainInputs>;
   /** Journal writes that go first in the same command as the domain write. */
   journal?: JournalOp[];
+  /** The operation, whose timeout bounds each command (a restart's wait included). */
+  op: "create" | "update";
 }
 
 /** Applies `c.desired` in one write (define, start, autostart, live pins), reads back and returns the outputs. */
@@ -120,6 +175,10 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
   const now = liveView(st, c.desired);
   const repair = planPlacementRepair(c.desired, st.observed, st.cpusetCgroup);
   if ((now.restart.length || repair.needsRestart.length) && c.inputs.restart === "when-required") {
+    // The whole restart is one command: its wait for the guest must fit in the operation's bound (check refuses
+    // this for updates and adoptions; a create meets it only converging a domain it defined before losing its state).
+    const fit = shutdownFitProblem(c.inputs, c.op);
+    if (fit) throw new InputError(`restart of domain '${name}' on ${s.target} (nothing was changed)`, [fit]);
     // The restart brings in the whole new definition: live steps would only be undone by it.
     w.restart = { shutdownSeconds: c.inputs.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_SECONDS };
   } else if (now.effective && st.livePins) {
@@ -136,9 +195,10 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
   const journal = c.journal ?? [];
   if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length || w.numatuneNodeset || w.restart || journal.length) {
     try {
-      await writeDomain(s, name, w, journal);
+      await boundedWrite(s, name, w, journal);
     } catch (err) {
       if (err instanceof VirshStepError && err.done.length > 0) partial(`${err.message} (done before it: ${err.done.join(", ")})`);
+      if (err instanceof WriteTimeoutError && err.done.length > 0) partial(err.message);
       throw err;
     }
     after = await readDomainState(s, name, MEASURED);
@@ -195,7 +255,8 @@ function fitted(parts: Partial<OwnedParts>, st: DomainState): Partial<OwnedParts
 export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynamic.CreateResult> {
   const id = `${target(inputs)}/${inputs.name}`;
   let desired = effectiveParts(inputs);
-  return withSession(inputs.connection, async (s) => {
+  return withSession(inputs.connection, async (session) => {
+    const s = boundedSession(session, inputs.timeouts, "create");
     const st = await readDomainState(s, inputs.name, MEASURED);
     const view = journalOf(st, inputs, s.target);
     const stale = { parts: {}, start: false };
@@ -204,7 +265,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
       if (st.exists && !(view.mine && view.entry?.original === null)) throw new Error(`domain '${inputs.name}' already exists on ${s.target}; nothing was changed. To tune an existing domain use mode: "adopt"`);
       const base = st.exists ? st.inactiveXml! : buildMinimalDomain({ name: inputs.name, ...inputs.domain! });
       const journal = recordOps(view, null);
-      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: inputs.start ?? false, autostart: inputs.autostart, isNew: !st.exists, stale, journal });
+      const outs = await converge(s, st, { inputs, id, base, desired, originals: null, originalAutostart: null, start: inputs.start ?? false, autostart: inputs.autostart, isNew: !st.exists, stale, journal, op: "create" });
       return { id, outs };
     }
     if (!st.exists) throw new Error(`domain '${inputs.name}' does not exist on ${s.target}; nothing was changed. To create it use mode: "define" with a domain spec`);
@@ -215,13 +276,14 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
     else originals = projectParts(fitted(desired, st), inactiveParts(st));
     const originalAutostart = inputs.autostart === undefined ? null : (prior?.autostart ?? st.autostart);
     const journal = recordOps(view, renderDomainOriginals(originals, originalAutostart));
-    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: inputs.start ?? false, autostart: inputs.autostart, isNew: false, stale, journal });
+    const outs = await converge(s, st, { inputs, id, base: st.inactiveXml!, desired, originals, originalAutostart, start: inputs.start ?? false, autostart: inputs.autostart, isNew: false, stale, journal, op: "create" });
     return { id, outs };
   });
 }
 
 export async function update(id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs): Promise<pulumi.dynamic.UpdateResult> {
-  return withSession(news.connection, async (s) => {
+  return withSession(news.connection, async (session) => {
+    const s = boundedSession(session, news.timeouts, "update");
     const st = await readDomainState(s, news.name, MEASURED);
     if (!st.exists) {
       throw new Error(`domain '${news.name}' no longer exists on ${s.target}; run 'pulumi refresh' (it drops the resource from the state), then 'pulumi up' to ${news.mode === "define" ? "define" : "adopt"} it again`);
@@ -246,7 +308,7 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
     // Only a start that was just asked for: a guest someone shut down on purpose stays down.
     const start = news.start && !olds.start ? news.start : false;
     const stale = { parts: olds.parts ?? {}, domain: olds.domain, start: olds.start, autostart: olds.autostart, restart: olds.restart, shutdownTimeoutSeconds: olds.shutdownTimeoutSeconds };
-    return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale, journal }) };
+    return { outs: await converge(s, st, { inputs: news, id, base: st.inactiveXml!, desired, originals, originalAutostart, start, autostart, isNew: false, stale, journal, op: "update" }) };
   });
 }
 
@@ -256,7 +318,8 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
  * names the drifted part, plus `drift`, `state` and `restartRequired`.
  */
 export async function read(id: string, props: LibvirtDomainOutputs): Promise<pulumi.dynamic.ReadResult> {
-  return withSession(props.connection, async (s) => {
+  return withSession(props.connection, async (session) => {
+    const s = boundedSession(session, props.timeouts, "read");
     const st = await readDomainState(s, props.name, MEASURED);
     if (!st.exists) return { id: "", props: {} };
     const desired = fitted(effectiveParts(props), st);
@@ -288,7 +351,8 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
       autostart = st.autostart;
     }
     const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}),
-      ...(props.restart !== undefined ? { restart: props.restart } : {}), ...(props.shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds: props.shutdownTimeoutSeconds } : {}), ...(props.owner ? { owner: props.owner } : {}) };
+      ...(props.restart !== undefined ? { restart: props.restart } : {}), ...(props.shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds: props.shutdownTimeoutSeconds } : {}), ...(props.owner ? { owner: props.owner } : {}),
+      ...(props.timeouts !== undefined ? { timeouts: props.timeouts } : {}) };
     // Shown by refresh as a changed input, so `preview --refresh --expect-no-changes` names the guest's measured drift.
     const shownInputs = placed.drift.length ? { ...inputs, placementDrift: placed.drift } : inputs;
     const outs: LibvirtDomainOutputs = {
@@ -302,17 +366,18 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
 
 /** Defined: destroy (if running) and undefine, keeping disk images. Adopted: put the saved originals back; the domain stays. */
 export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<void> {
-  await withSession(props.connection, async (s) => {
+  await withSession(props.connection, async (session) => {
+    const s = boundedSession(session, props.timeouts, "delete");
     const st = await readDomainState(s, props.name, MEASURED);
     const view = journalOf(st, props, s.target, false);
     // The journal line goes in the same command as the last change; a domain already gone only drops its line.
     const forget = forgetOps(view);
     if (!st.exists) {
-      if (forget.length) await writeDomain(s, props.name, {}, forget);
+      if (forget.length) await boundedWrite(s, props.name, {}, forget);
       return;
     }
     if (props.mode === "define") {
-      await writeDomain(s, props.name, { remove: true }, forget);
+      await boundedWrite(s, props.name, { remove: true }, forget);
       return;
     }
     const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
@@ -328,7 +393,7 @@ export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<
       ...(effective && st.livePins ? { pins: planLivePins(originals, effective, st.livePins, st.hostCpus) } : {}),
       ...(nodeset ? { numatuneNodeset: nodeset } : {}),
     };
-    await writeDomain(s, props.name, w, forget);
+    await boundedWrite(s, props.name, w, forget);
   });
 }
 

@@ -58,6 +58,8 @@ export interface LibvirtDomainArgs {
   planProblems?: pulumi.Input<string[]>;
   /** Who owns this domain in the host's journal of originals: this stack (`org/project/stack`) and the resource's name. */
   owner?: pulumi.Input<{ stack: string; resource: string }>;
+  /** Pulumi customTimeouts (durations such as "2m"): each remote command of that operation is bounded by it (default 10 minutes). */
+  timeouts?: pulumi.Input<{ create?: string; update?: string; delete?: string; read?: string } | undefined>;
 }
 
 /** One libvirt domain's owned parts: applied (live where libvirt allows), drift-checked, and undone on delete. */

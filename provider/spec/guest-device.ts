@@ -10,6 +10,7 @@ import { checkPciAddress } from "../plan/passthrough-pci";
 import { macProblems, vhostRequestProblems } from "../plan/vhost-net";
 import { startCheck, type Failure } from "./check-failures";
 import { capText, showValue } from "./issues";
+import type { StepTimeouts } from "./timeouts";
 
 /** A guest network interface, keyed by MAC. */
 export interface InterfaceDeviceInput {
@@ -57,9 +58,11 @@ export interface GuestDeviceInputs {
   hostProblems?: string[];
   /** Who owns this device in the host's journal of originals: the stack and the resource's name. */
   owner?: { stack: string; resource: string };
+  /** The component's customTimeouts: each remote command of an operation is bounded by that operation's duration. */
+  timeouts?: StepTimeouts;
 }
 
-export const DEVICE_FIELDS = ["connection", "domain", "interface", "disk", "hostdev", "live", "hostProblems", "owner"];
+export const DEVICE_FIELDS = ["connection", "domain", "interface", "disk", "hostdev", "live", "hostProblems", "owner", "timeouts"];
 const INTERFACE_FIELDS = ["type", "source", "mac", "queues", "mtu", "rxQueueSize", "txQueueSize", "vlan"];
 const DISK_FIELDS = ["path", "target", "device", "bus", "cache", "io"];
 const HOSTDEV_FIELDS = ["address", "managed"];

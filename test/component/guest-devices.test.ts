@@ -96,6 +96,18 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
     );
   });
 
+  it("VhostNetwork and PassthroughDisk hand their customTimeouts to their GuestDevice (and VhostNetwork to its TunedHost's HostTuning)", async () => {
+    const t = { create: "5m", update: "2m", delete: "90s" };
+    new kvmtune.VhostNetwork("to-net", { guest: { connection: { ...connection, host: "10.1.0.11" }, domain: "db11" }, facts, source: "br0" }, { customTimeouts: t });
+    new kvmtune.PassthroughDisk("to-disk", { guest, facts, path: "/dev/sdc" }, { customTimeouts: { delete: "30s" } });
+    new kvmtune.PassthroughDisk("to-none", { guest, facts, path: "/dev/sdd", target: "vdc" });
+    await settle();
+    assert.deepEqual(find("to-net-nic")!.inputs.timeouts, t);
+    assert.deepEqual(find("to-net-host-tuning")!.inputs.timeouts, t);
+    assert.deepEqual(find("to-disk-dev")!.inputs.timeouts, { delete: "30s" });
+    assert.equal("timeouts" in find("to-none-dev")!.inputs, false);
+  });
+
   it("VhostNetwork refuses args of the other mode, a missing source or VF, and unknown fields", () => {
     assert.throws(() => new kvmtune.VhostNetwork("bad1", { guest, vf: "0000:3b:02.1", queues: 2, colour: "red" } as never), {
       message: `invalid VhostNetwork "bad1" args:\n  - colour: unknown field; accepted fields: guest, mode, type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vf, vlan, manageHost, arpFilter, bridgeMtu, pf, numVfs, allowVfRecreate, live, facts\n  - vf: only used in sriov mode\n  - source: required in vhost mode (the bridge, libvirt network or host NIC)`,

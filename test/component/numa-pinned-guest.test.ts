@@ -62,6 +62,15 @@ describe("NumaPinnedGuest component (mocks)", function () {
     rmSync(svgPath);
   });
 
+  it("hands its customTimeouts to LibvirtDomain, which bounds each remote command with them; none without", async () => {
+    const connection = { host: "10.1.0.4", privateKey: pulumi.secret("k"), hostKey: HOST_KEY };
+    new kvmtune.NumaPinnedGuest("to1", { host: connection, facts, vcpus: 2, memoryMiB: 512 }, { customTimeouts: { create: "5m", update: "4m", delete: "90s" } });
+    new kvmtune.NumaPinnedGuest("to2", { host: connection, facts, vcpus: 2, memoryMiB: 512 });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(registered.find((r) => r.name === "to1-domain")!.inputs.timeouts, { create: "5m", update: "4m", delete: "90s" });
+    assert.equal("timeouts" in registered.find((r) => r.name === "to2-domain")!.inputs, false);
+  });
+
   it("hands a placement that cannot fit to the domain's check (so preview fails there) instead of throwing from an output", async () => {
     new kvmtune.NumaPinnedGuest("huge1", { host: { host: "10.1.0.3", password: pulumi.secret("pw12"), hostKey: HOST_KEY }, facts, vcpus: 512, memoryMiB: 1024 });
     await new Promise((r) => setTimeout(r, 100));

@@ -250,7 +250,7 @@ describe("LibvirtDomain through the SDK's dynamic-provider server (real libvirtd
         parts: { cputune: { vcpupin: [{ vcpu: 2, cpuset: "0" }], pin: [] } },
       }, text));
       assert.deepEqual(checked.failures, [
-        { property: "colour", reason: "colour: unknown field; accepted fields: connection, name, mode, domain, parts, start, autostart, restart, shutdownTimeoutSeconds, planProblems, owner" },
+        { property: "colour", reason: "colour: unknown field; accepted fields: connection, name, mode, domain, parts, start, autostart, restart, shutdownTimeoutSeconds, planProblems, owner, timeouts" },
         { property: "name", reason: `name: "kvmt<&'\\"x" is not accepted as a domain name; expected 1 to 64 characters: a letter or digit, then letters, digits, '_', '.', '+' or '-' (no spaces, '/', '<', '&' or quotes)` },
         { property: "domain", reason: `domain.osVariant: "debian99" is not a short id kvmtune knows; expected a libosinfo id "http://<vendor>/<os>/<version>" (e.g. "http://debian.org/debian/12") or a short id such as debian12, ubuntu24.04, rhel9.4, rocky9, sles15sp5, win11, win2k22 (40 short ids known; any other OS by its URI)` },
         { property: "domain", reason: `domain.disks[0]: io "native" needs cache "none" or "directsync" (O_DIRECT), got cache "writeback"; use io "threads" or "io_uring" with a host page cache` },

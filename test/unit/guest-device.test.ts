@@ -108,7 +108,7 @@ describe("guest device inputs", () => {
       hostdev: { address: "0000:00:01.0;rm -rf /" },
     });
     assert.deepEqual(failures.map((f) => `${f.property} | ${f.reason}`), [
-      "extra | extra: unknown field; accepted fields: connection, domain, interface, disk, hostdev, live, hostProblems, owner",
+      "extra | extra: unknown field; accepted fields: connection, domain, interface, disk, hostdev, live, hostProblems, owner, timeouts",
       `domain | domain: "a b" is not accepted as a domain name; expected 1 to 64 characters: a letter or digit, then letters, digits, '_', '.', '+' or '-' (no spaces, '/', '<', '&' or quotes)`,
       "disk | exactly one of interface, disk and hostdev is needed; got interface and disk and hostdev",
       "interface | interface.colour: unknown field; accepted fields: type, source, mac, queues, mtu, rxQueueSize, txQueueSize, vlan",

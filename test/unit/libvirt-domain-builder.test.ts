@@ -174,7 +174,7 @@ describe("LibvirtDomain input check", () => {
       start: "yes", colour: "blue", restart: "always", shutdownTimeoutSeconds: 600,
     });
     assert.deepEqual(failures.map((f) => `${f.property} | ${f.reason}`), [
-      "colour | colour: unknown field; accepted fields: connection, name, mode, domain, parts, start, autostart, restart, shutdownTimeoutSeconds, planProblems, owner",
+      "colour | colour: unknown field; accepted fields: connection, name, mode, domain, parts, start, autostart, restart, shutdownTimeoutSeconds, planProblems, owner, timeouts",
       "connection | connection.port: 0 is not accepted; expected an integer from 1 to 65535",
       `name | name: "db<1&'\\"" is not accepted as a domain name; expected 1 to 64 characters: a letter or digit, then letters, digits, '_', '.', '+' or '-' (no spaces, '/', '<', '&' or quotes)`,
       `domain | domain.osVariant: "debian99" is not a short id kvmtune knows; expected a libosinfo id "http://<vendor>/<os>/<version>" (e.g. "http://debian.org/debian/12") or a short id such as debian12, ubuntu24.04, rhel9.4, rocky9, sles15sp5, win11, win2k22 (${Object.keys(OS_VARIANTS).length} short ids known; any other OS by its URI)`,
