@@ -54,12 +54,29 @@ describe("the npm-packed kvmtune in a fresh Pulumi project (real engine, real ke
 
   it("packs a clean checkout (prepack builds dist/)", function () {
     // A checkout with no dist/: `npm pack` must still ship the compiled package, not 2 files.
-    const clean = makeRunDir("clean-checkout");
+    const clean = path.join(makeRunDir("clean-checkout"), "kvmtune");
     execFileSync("git", ["clone", "-q", REPO, clean]);
     fs.symlinkSync(path.join(REPO, "node_modules"), path.join(clean, "node_modules"));
     const out = execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: clean, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     const files: string[] = JSON.parse(out.slice(out.indexOf("[")))[0].files.map((f: { path: string }) => f.path);
     for (const f of ["dist/index.js", "dist/index.d.ts", "dist/provider/resources/host-tuning-impl.js", "README.md", "package.json"]) assert.ok(files.includes(f), `${f} in ${files.length} files`);
+  });
+
+  it("each example installs from its own package.json (kvmtune from the tarball) and type-checks with only what that installs", function () {
+    const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop()!;
+    for (const name of ["single-host", "pinned-database-guest", "fleet"]) {
+      const src = path.join(REPO, "examples", name);
+      const work = makeRunDir(`example-${name}`);
+      for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(work, f));
+      const pkg = JSON.parse(fs.readFileSync(path.join(work, "package.json"), "utf8"));
+      // In the repository the examples link the checkout ("file:../.."); a user's copy gets the package instead.
+      assert.equal(pkg.dependencies.kvmtune, "file:../..");
+      pkg.dependencies.kvmtune = `file:${path.join(dir, packed)}`;
+      fs.writeFileSync(path.join(work, "package.json"), JSON.stringify(pkg));
+      execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: work, stdio: "inherit", timeout: 600_000 });
+      const tsc = spawnSync(path.join(work, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], { cwd: work, encoding: "utf8" });
+      assert.equal(tsc.status, 0, `${name}: ${tsc.stdout}${tsc.stderr}`);
+    }
   });
 
   it("installs from the tarball and runs up/destroy with the provider loaded from node_modules/kvmtune", async () => {
