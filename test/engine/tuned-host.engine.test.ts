@@ -54,7 +54,7 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     }
   });
 
-  it("names exactly the hand-changed setting in preview --refresh --expect-no-changes, then converges", async () => {
+  it("names exactly the hand-changed setting in preview --refresh --expect-no-changes; plain up keeps it, up --refresh converges", async () => {
     await vm.ssh("echo 33 > /proc/sys/vm/swappiness");
     await assert.rejects(engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true, diff: true })));
     const out = engine.output();
@@ -64,6 +64,10 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     // Exactly one setting changed, whichever way the engine prints it.
     assert.deepEqual([...new Set(out.match(/^\s+~ [a-z]+:[^\s:]+(?=\s+:)/gm)?.map((l) => l.trim()))], ["~ sysctl:vm.swappiness"]);
     assert.ok(!out.includes("PRIVATE KEY"));
+    // Plain up does not read the host: the hand-made value survives it. That is why the README says up --refresh.
+    const plain = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    assert.equal(plain.summary.resourceChanges?.update ?? 0, 0);
+    assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "33\n");
     const up = await engine.run((onOutput) => engine.stack.up({ onOutput, refresh: true }));
     assert.equal(up.summary.resourceChanges?.update, 1);
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "10\n");
