@@ -19,6 +19,7 @@ import type { ConnectionArgs } from "./connection";
 import { cachedHostFacts, hostIdOf } from "./host-facts-cache";
 import { TunedHost } from "./tuned-host";
 import { stackIdentity } from "./host-ownership";
+import { hostIdentityName } from "./stable-name";
 
 /**
  * Arguments of a NumaPinnedGuest. Placement args are plain values: the plan is
@@ -35,7 +36,7 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name" | "de
    * host's facts (`numa_node`); a name the host does not have fails the preview. At most 64.
    */
   numaDevices?: string[];
-  /** libvirt domain name. Default: the resource name. Letters, digits, '_', '.', '+', '-'. */
+  /** libvirt domain name. Default: the resource name (the old name after a rename with `aliases`, so the domain stays). Letters, digits, '_', '.', '+', '-'. */
   domainName?: string;
   /** `<cpu mode>`: "host-passthrough" (default), "host-model", or "maximum" (TCG hosts). */
   cpuMode?: "host-passthrough" | "host-model" | "maximum";
@@ -172,7 +173,9 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     // Everything that is not about the domain itself is the placement request.
     const { host: _host, domainName: _name, cpuMode, osVariant, disks, adopt, domainType, start, autostart, placementSvgPath, facts: _facts, lockedMemory, restart, shutdownTimeoutSeconds, numaDevices, ...placement } = args;
     const connection = args.host instanceof TunedHost ? args.host.connection : pulumi.output(args.host);
-    const domainName = args.domainName ?? name;
+    // Renamed with `aliases`: the default domain name and the journal owner keep the old name (no second domain is defined).
+    const identity = hostIdentityName(name, opts);
+    const domainName = args.domainName ?? identity;
     const hostId = hostIdOf(connection);
     // Public facts let the preview show the planned pins.
     const read = cachedHostFacts(connection, args.facts);
@@ -227,7 +230,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         autostart: autostart,
         ...(restart !== undefined ? { restart } : {}),
         ...(shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds } : {}),
-        owner: { stack: stackIdentity(), resource: `${name}-domain` },
+        owner: { stack: stackIdentity(), resource: `${identity}-domain` },
         timeouts: opts?.customTimeouts,
       },
       // retainOnDelete on the component keeps the domain as it is when the stack forgets it (children do not inherit it).

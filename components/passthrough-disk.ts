@@ -4,6 +4,7 @@ import type { GuestDeviceInputs } from "../provider/spec/guest-device";
 import { InputError } from "../provider/spec/issues";
 import type { HostFacts } from "../provider/host/facts";
 import { stackIdentity } from "./host-ownership";
+import { hostIdentityName } from "./stable-name";
 import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
 
 /**
@@ -74,7 +75,8 @@ export class PassthroughDisk extends GuestDeviceComponent {
           } as GuestDeviceInputs["disk"],
         }
       : { hostdev: { address: args.pciAddress!, ...(args.managed !== undefined ? { managed: args.managed } : {}) } };
-    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${name}-dev` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
+    // The journal owner keeps the old name after a rename with `aliases` (see hostIdentityName).
+    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${hostIdentityName(name, opts)}-dev` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
     this.source = device.device.apply((d) => (d && d.kind === "disk" ? d.part.source : null));
     this.expose(device, { source: this.source });
   }

@@ -11,6 +11,7 @@ import { InputError } from "../provider/spec/issues";
 import type { ConnectionArgs } from "./connection";
 import { claimSettings, stackIdentity } from "./host-ownership";
 import { checkAgainstFacts } from "./host-checks";
+import { hostIdentityName } from "./stable-name";
 
 type PerNode = number | number[] | Record<string, number>;
 
@@ -41,7 +42,7 @@ export interface TunedHostArgs {
    * /var/lib/hugetlbfs[/...], below /mnt/ or /srv/, or a new top-level directory such as /hugepages1G.
    */
   hugetlbfs?: pulumi.Input<boolean | { "2M"?: string; "1G"?: string }>;
-  /** sysctl keys (dotted) and values, from an allowlist (vm.*, net.*, selected kernel.* and fs.*). Live; persisted in /etc/sysctl.d/90-kvmtune-<name>.conf. */
+  /** sysctl keys (dotted) and values, from an allowlist (vm.*, net.*, selected kernel.* and fs.*). Live; persisted in /etc/sysctl.d/90-kvmtune-<name>.conf (the old name after a rename with `aliases`). */
   sysctl?: pulumi.Input<Record<string, string | number | boolean>>;
   /** The talk's `net.ipv4.conf.all.arp_filter`: set when the host has several NICs on one subnet. */
   arpFilter?: pulumi.Input<boolean>;
@@ -112,6 +113,9 @@ export interface TunedHostArgs {
  * a journal on the host itself (/var/lib/kvmtune/journal) before the first write,
  * so a killed CLI or a lost state never loses them. `customTimeouts` in the
  * resource options bound each remote step of that operation (default 2 minutes).
+ * Renamed with `aliases` (`{ name: "<old name>" }` or its URN), it keeps the old name
+ * on the host (persistence file tag, journal owner; see hostIdentityName): the rename
+ * changes nothing there, and nothing is restored or applied again.
  */
 export class TunedHost extends pulumi.ComponentResource {
   /** The connection, for guests placed on this host. */
@@ -147,7 +151,10 @@ export class TunedHost extends pulumi.ComponentResource {
     super("kvmtune:index:TunedHost", name, {}, opts);
     const { connection, allowManagementInterface, allowVfRecreate, reboot, rebootTimeoutSeconds, facts, takeOver, ...tuning } = args;
     // This stack and name own the settings in the host's journal; the tag names the persistence files.
-    const owner = { stack: stackIdentity(), resource: name };
+    // Renamed with `aliases`: both keep the old name the host knows, so HostTuning sees no change (no restore, no re-tune).
+    const identity = hostIdentityName(name, opts);
+    const tag = fileTag(identity);
+    const owner = { stack: stackIdentity(), resource: identity };
     // The connection is secret as a whole (its key is); host and port are not, and must not make the settings secret.
     const hostId = pulumi.unsecret(pulumi.output(connection).apply((c) => `${c.host}:${c.port ?? 22}`));
     const planned = pulumi.all([pulumi.output(tuning), hostId]).apply(([plain, id]) => {
@@ -165,7 +172,7 @@ export class TunedHost extends pulumi.ComponentResource {
       return { plan, conflicts };
     });
     const grouped = planned.apply((p) => p.plan.grouped);
-    const checks = checkAgainstFacts(this, name, planned.apply((p) => p.plan), hostId, connection, facts, { ...owner, tag: fileTag(name) }, takeOver);
+    const checks = checkAgainstFacts(this, identity, planned.apply((p) => p.plan), hostId, connection, facts, { ...owner, tag }, takeOver);
     // Both kinds of refusal go to HostTuning's check (preview fails there); absent when there are none.
     const hostProblems = pulumi.all([checks, planned]).apply(([c, p]) => {
       const all = [...c.problems, ...p.conflicts];
@@ -173,7 +180,7 @@ export class TunedHost extends pulumi.ComponentResource {
     });
     const resource = new HostTuning(
       `${name}-tuning`,
-      { connection, tag: fileTag(name), allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems, owner, takeOver, timeouts: opts?.customTimeouts },
+      { connection, tag, allowManagementInterface: allowManagementInterface ?? false, allowVfRecreate: allowVfRecreate ?? false, settings: grouped, hostProblems, owner, takeOver, timeouts: opts?.customTimeouts },
       // retainOnDelete on the component keeps the host as it is when the stack forgets it.
       { parent: this, retainOnDelete: opts?.retainOnDelete },
     );

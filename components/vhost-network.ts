@@ -5,6 +5,7 @@ import { InputError } from "../provider/spec/issues";
 import type { HostFacts } from "../provider/host/facts";
 import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
 import { labelTunedHost, stackIdentity } from "./host-ownership";
+import { hostIdentityName } from "./stable-name";
 import { TunedHost } from "./tuned-host";
 
 /**
@@ -20,7 +21,7 @@ export interface VhostNetworkArgs {
   type?: "bridge" | "network" | "direct";
   /** vhost mode: the bridge, libvirt network or host NIC name (at most 15 characters). */
   source?: string;
-  /** Guest MAC, lower-case. Default: 52:54:00 + 3 bytes of SHA-256 of the resource name, so a replaced resource keeps its MAC. */
+  /** Guest MAC, lower-case. Default: 52:54:00 + 3 bytes of SHA-256 of the resource name (the old name after a rename with `aliases`), so a replaced or renamed resource keeps its MAC. */
   mac?: string;
   /** vhost mode: virtio queue pairs. Default min(guest vCPUs, 8); at most the guest's vCPUs and 256. Enable them in the guest with `ethtool -L eth0 combined N`. */
   queues?: number;
@@ -85,7 +86,9 @@ export class VhostNetwork extends GuestDeviceComponent {
     const sriov = args.mode === "sriov";
     const g = resolveGuest(args.guest, args.facts);
     const { connection, domain, dependsOn } = g;
-    this.mac = args.mac ?? stableMac(name);
+    // Renamed with `aliases`: the MAC, the journal owner and the host side's identity keep the old name.
+    const identity = hostIdentityName(name, opts);
+    this.mac = args.mac ?? stableMac(identity);
     if (args.manageHost !== false) {
       labelTunedHost(`${name}-host`, `VhostNetwork "${name}" (its host side; set manageHost: false to leave these settings to the other owner)`);
       this.host = new TunedHost(`${name}-host`, {
@@ -95,7 +98,13 @@ export class VhostNetwork extends GuestDeviceComponent {
         ...(args.arpFilter !== undefined ? { arpFilter: args.arpFilter } : {}),
         ...(args.bridgeMtu !== undefined ? { mtu: { [args.source!]: args.bridgeMtu } } : {}),
         ...(args.pf !== undefined ? { sriov: { [args.pf]: args.numVfs! }, allowVfRecreate: args.allowVfRecreate ?? false } : {}),
-      }, { parent: this, customTimeouts: opts?.customTimeouts });
+      }, {
+        parent: this,
+        customTimeouts: opts?.customTimeouts,
+        // Pulumi aliases `<name>-host` from this component's aliases by itself; the TunedHost needs the old name
+        // in its own options too, to keep its persistence files and journal owner.
+        ...(identity !== name ? { aliases: [{ name: `${identity}-host` }] } : {}),
+      });
       dependsOn.push(this.host);
     }
     const iface = sriov
@@ -107,7 +116,7 @@ export class VhostNetwork extends GuestDeviceComponent {
     // The host's facts rule out a missing bridge, an MTU above it, a bad VF or (for a known KVM guest) no /dev/vhost-net
     // already in preview. A bridge MTU this component raises itself is compared at up, after its TunedHost.
     const found = hostProblems(g, { interface: args.bridgeMtu !== undefined ? { ...iface, mtu: undefined } : iface });
-    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, owner: { stack: stackIdentity(), resource: `${name}-nic` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
+    const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, owner: { stack: stackIdentity(), resource: `${identity}-nic` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
     this.expose(device, { mac: this.mac });
   }
 }
