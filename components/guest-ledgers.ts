@@ -6,6 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostFacts } from "../provider/host/facts";
 import { futureHostTopology, type PlannedHost } from "../provider/plan/future-host";
 import { HostLedger } from "../provider/plan/ledger";
+import type { HostTopology } from "../provider/plan/topology";
+import { stackIdentity } from "./host-ownership";
 import type { PlacementDevice } from "../provider/plan/svg";
 
 /**
@@ -57,8 +59,9 @@ export function ledgerFor(
   hosts.set(id, facts.hostname);
   if (entry && (entry.basis === basis || !planned)) return { ledger: entry.ledger, conflicts: [], devices, warnings };
   const future = futureHostTopology(facts, planned);
+  const topology = markSameStack(future.topology, facts);
   const options = { hugepagePoolNotes: future.notes };
-  const next = entry ? entry.ledger.rebase(future.topology, options) : { ledger: new HostLedger(future.topology, options), conflicts: [] };
+  const next = entry ? entry.ledger.rebase(topology, options) : { ledger: new HostLedger(topology, options), conflicts: [] };
   ledgers.set(key, { ledger: next.ledger, basis, owners, devices, hosts });
   return { ...next, devices, warnings };
 }
@@ -79,4 +82,17 @@ function hostWarnings(entry: LedgerEntry | undefined, id: string, facts: HostFac
     );
   }
   return out;
+}
+
+/**
+ * Domains this stack defined (its owner in the host's journal, with no original: kvmtune created them, and delete
+ * undefines them): a guest of this run re-planned under its own name, or one this same `up` removes after it
+ * creates the new ones. Their CPUs do not block (see TopologyDomain.sameStack). An adopted domain stays on the host
+ * after its delete, so it keeps its CPUs.
+ */
+function markSameStack(t: HostTopology, facts: HostFacts): HostTopology {
+  const stack = stackIdentity();
+  const ours = new Set((facts.journal?.entries ?? []).filter((e) => e.stack === stack && e.original === null && e.key.startsWith("domain:")).map((e) => e.key.slice("domain:".length)));
+  if (!t.domains?.some((d) => ours.has(d.name))) return t;
+  return { ...t, domains: t.domains.map((d) => (ours.has(d.name) ? { ...d, sameStack: true } : d)) };
 }

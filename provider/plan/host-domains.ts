@@ -21,6 +21,12 @@ export interface TopologyDomain {
   hugepages: HugepageNeed[];
   /** Normal memory per node in MiB, only where numatune binds it. */
   normalMiB: { node: number; miB: number }[];
+  /**
+   * Defined by this stack (the host's journal says so) but not (yet) a guest of this run: it is either
+   * re-planned under its own name or being removed by this same `up`. Its CPUs do not block a new guest (the
+   * engine creates before it deletes, and a few seconds of shared pins are harmless); its pages and memory still count.
+   */
+  sameStack?: boolean;
 }
 
 const split = (total: number, nodes: readonly number[]) => nodes.map((node, i) => ({ node, n: Math.floor(total / nodes.length) + (i < total % nodes.length ? 1 : 0) }));

@@ -77,7 +77,7 @@ export class HostLedger {
       if (kept.length) out.push(`${g} wants ${cpus(kept)} already reserved (kept idle) for guest ${p.name}`);
     }
     for (const d of this.usage.foreign) {
-      if (d.name === plan.name) continue;
+      if (d.name === plan.name || d.sameStack) continue;
       const held = d.vcpuCpus.filter((c) => mine.has(c));
       if (held.length) out.push(`${g} wants ${cpus(held)} held by domain ${d.name}, not in this program`);
     }

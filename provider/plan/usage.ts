@@ -52,8 +52,10 @@ export function hostUsage(plans: readonly PlacementPlan[], domains: readonly Top
       continue;
     }
     u.foreign.push(d);
-    for (const c of d.vcpuCpus) if (!u.owners.has(c)) u.owners.set(c, { guest: d.name, idle: false, foreign: { helper: false } });
-    for (const c of d.helperCpus) if (!u.owners.has(c)) u.owners.set(c, { guest: d.name, idle: false, foreign: { helper: true } });
+    if (!d.sameStack) {
+      for (const c of d.vcpuCpus) if (!u.owners.has(c)) u.owners.set(c, { guest: d.name, idle: false, foreign: { helper: false } });
+      for (const c of d.helperCpus) if (!u.owners.has(c)) u.owners.set(c, { guest: d.name, idle: false, foreign: { helper: true } });
+    }
     for (const h of d.hugepages) if (!d.active) bump(u.domainPages, h.node, h.sizeKiB, h.pages);
     for (const m of d.normalMiB) u.normalMiB.set(m.node, (u.normalMiB.get(m.node) ?? 0) + m.miB);
   }

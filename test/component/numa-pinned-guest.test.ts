@@ -251,6 +251,23 @@ describe("NumaPinnedGuest component (mocks)", function () {
     ]);
   });
 
+  it("a domain this stack defined (the host's journal says so) and is replacing does not hold its CPUs against the new guest", async () => {
+    const { stackIdentity } = require("../../components/host-ownership") as typeof import("../../components/host-ownership");
+    const { parseJournal } = require("../../provider/host/journal") as typeof import("../../provider/host/journal");
+    const hv02 = withoutIsolation(parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv02-domains.txt"), "utf8")));
+    const line = (stack: string) => JSON.stringify({ key: "domain:web7", stack, resource: "web7-domain", tag: "-", original: null, since: "2026-12-01T00:00:00Z" });
+    const on = (host: string) => ({ host, privateKey: pulumi.secret("k"), hostKey: HOST_KEY });
+    // Another stack's web7 holds CPUs 2-3; this stack's own web7 (leaving in this up) does not.
+    const theirs = new kvmtune.NumaPinnedGuest("ss-a", { host: on("10.7.0.1"), facts: { ...hv02, machineId: "ss-1", journal: parseJournal(line("someone/else/prod") + "\n") }, vcpus: 4, memoryMiB: 512, nodes: [0], guestNumaCells: 1 });
+    const ours = new kvmtune.NumaPinnedGuest("ss-b", { host: on("10.7.0.2"), facts: { ...hv02, machineId: "ss-2", journal: parseJournal(line(stackIdentity()) + "\n") }, vcpus: 4, memoryMiB: 512, nodes: [0], guestNumaCells: 1 });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(registered.find((r) => r.name === "ss-a-domain")!.inputs.planProblems, [
+      `placement of NumaPinnedGuest "ss-a" on 10.7.0.1:22: needs 4 CPUs within one NUMA node; node0 has 3 free (CPUs 0-3 held by domain web7, not in this program)`,
+    ]);
+    void theirs;
+    assert.deepEqual((await unwrap(ours.plan)).vcpuPins, [1, 9, 2, 10]);
+  });
+
   it("fails with every reason when a guest cannot fit", async () => {
     const { HostLedger } = require("../../provider/plan/ledger") as typeof import("../../provider/plan/ledger");
     const r = new HostLedger(facts).place({ name: "huge", vcpus: 64, memoryMiB: 1024 });

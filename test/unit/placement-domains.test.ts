@@ -9,6 +9,7 @@ import { parseHostFacts } from "../../provider/host/facts";
 import { planHugepageBudget } from "../../provider/plan/hugepages";
 import { HostLedger } from "../../provider/plan/ledger";
 import { planPlacement } from "../../provider/plan/placement";
+import { topologyFromFacts } from "../../provider/plan/topology";
 import type { PlacementResult } from "../../provider/plan/placement-types";
 import { withoutIsolation } from "../fixtures/topologies/named";
 
@@ -59,6 +60,18 @@ describe("placement beside other programs' domains", () => {
     // A bigger guest than the pool holds beside old9's claim (planned with a grown pool in mind):
     const bigger = { ...ledger.plans[1], hugepages: [{ node: 1, sizeKiB: 1048576, pages: 6 }], memoryMiB: 6144, cells: [{ ...ledger.plans[1].cells[0], memoryMiB: 6144 }] };
     assert.deepEqual(planHugepageBudget(hv02(), [bigger]).shortfalls, ["node1: 6 x 1G hugepages needed and 4 held by other domains, pool has 8 (2 short)"]);
+  });
+
+  it("a domain this stack defined and is removing (sameStack) does not block CPUs, but its pages still count", () => {
+    const t = topologyFromFacts(hv02());
+    const leaving = { ...t, domains: t.domains!.map((d) => (d.name === "web7" ? { ...d, sameStack: true } : d)) };
+    // web7 runs on CPUs 2-3 with 512 x 2M on node0: its CPUs are free for the new guest, its pages are not.
+    const r = planPlacement(leaving, { name: "a", vcpus: 4, memoryMiB: 1024, nodes: [0] });
+    assert.deepEqual(plan(r), { pins: [1, 9, 2, 10], hugepages: [] });
+    assert.deepEqual(plan(planPlacement(leaving, { name: "b", vcpus: 2, memoryMiB: 2048, hugepages: "2M", nodes: [0] })), ["needs 1024 free 2M hugepages within one NUMA node; node0 has 512 of 1024 free"]);
+    const ledger = new HostLedger(leaving);
+    assert.ok(r.ok);
+    assert.deepEqual(ledger.add(r.plan), []);
   });
 
   it("a plan read back from state that sits on another domain's CPUs is refused, naming it", () => {
