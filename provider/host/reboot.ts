@@ -1,4 +1,5 @@
 import { withSession } from "../transport/ssh";
+import { waitMessage } from "../transport/progress";
 import { TransportError } from "../transport/ssh";
 
 /**
@@ -32,16 +33,27 @@ async function bootId(connection: unknown, then = ""): Promise<{ id: string; cmd
 /** Reboots the host and waits until it answers SSH with a new boot id. */
 export async function rebootHost(connection: unknown, timeoutSeconds: number, progress: (msg: string) => void = () => undefined): Promise<RebootResult> {
   const t0 = Date.now();
+  const host = String((connection as { host?: unknown }).host ?? "the host");
   const before = await bootId(connection, REBOOT);
-  progress("reboot requested; waiting for the host to come back");
+  progress(`${host}: reboot requested`);
+  let said = 0;
   // Short dials while waiting; the user's limits apply again once the host is back.
   const probe = { ...(connection as Record<string, unknown>), dialErrorLimit: 1, perDialTimeout: 5 };
   let lastError = "";
   while (Date.now() - t0 < timeoutSeconds * 1000) {
     await new Promise((r) => setTimeout(r, 2000));
+    const elapsed = Math.floor((Date.now() - t0) / 1000);
+    if (elapsed - said >= 10) {
+      said = elapsed;
+      progress(waitMessage(`waiting for ${host} to come back`, elapsed, timeoutSeconds));
+    }
     try {
       const now = await bootId(probe);
-      if (now.id !== before.id) return { bootIdBefore: before.id, bootId: now.id, cmdline: now.cmdline, seconds: Math.round((Date.now() - t0) / 1000) };
+      if (now.id !== before.id) {
+        const seconds = Math.round((Date.now() - t0) / 1000);
+        progress(`${host} is back after ${seconds} s (new boot id)`);
+        return { bootIdBefore: before.id, bootId: now.id, cmdline: now.cmdline, seconds };
+      }
     } catch (err) {
       // Refusals that are not about reachability (host key, auth) will not heal by waiting.
       if (err instanceof TransportError && (err.kind === "host-key" || err.kind === "auth")) throw err;

@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { rebootHost } from "../host/reboot";
+import { progress, progressScope } from "../transport/progress";
 
 /**
  * HostReboot CRUD: a one-shot step, run when the pending boot-time settings
@@ -24,13 +25,13 @@ export interface HostRebootOutputs extends HostRebootInputs {
 
 async function maybeReboot(inputs: HostRebootInputs): Promise<HostRebootOutputs> {
   if (!inputs.pending || inputs.pending.length === 0) return { ...inputs, rebooted: false, bootId: null, cmdline: null, seconds: null };
-  const r = await rebootHost(inputs.connection, inputs.timeoutSeconds ?? 600);
+  const r = await rebootHost(inputs.connection, inputs.timeoutSeconds ?? 600, (m) => progress(m));
   return { ...inputs, rebooted: true, bootId: r.bootId, cmdline: r.cmdline, seconds: r.seconds };
 }
 
 export async function create(inputs: HostRebootInputs): Promise<pulumi.dynamic.CreateResult> {
   const c = inputs.connection as { host?: unknown; port?: unknown };
-  return { id: `${String(c?.host)}:${String(c?.port ?? 22)}/reboot`, outs: await maybeReboot(inputs) };
+  return progressScope(inputs, async () => ({ id: `${String(c?.host)}:${String(c?.port ?? 22)}/reboot`, outs: await maybeReboot(inputs) }));
 }
 
 export async function diff(_id: string, olds: HostRebootOutputs, news: HostRebootInputs): Promise<pulumi.dynamic.DiffResult> {
@@ -40,5 +41,5 @@ export async function diff(_id: string, olds: HostRebootOutputs, news: HostReboo
 }
 
 export async function update(_id: string, _olds: HostRebootOutputs, news: HostRebootInputs): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await maybeReboot(news) };
+  return progressScope(news, async () => ({ outs: await maybeReboot(news) }));
 }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { URN_INPUT } from "../transport/progress";
 
 /** Serialised provider: loads its implementation by package name at call time (see host-tuning.ts). */
 const hostRebootProvider: pulumi.dynamic.ResourceProvider = {
@@ -30,6 +31,8 @@ export class HostReboot extends pulumi.dynamic.Resource {
   declare readonly cmdline: pulumi.Output<string | null>;
 
   constructor(name: string, args: HostRebootArgs, opts?: pulumi.CustomResourceOptions) {
-    super(hostRebootProvider, name, { ...args, connection: pulumi.secret(args.connection), rebooted: undefined, bootId: undefined, cmdline: undefined, seconds: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "kvmtune", "HostReboot");
+    // Its own URN as a hidden input: the provider shows the reboot's progress on this resource's row.
+    const urn = pulumi.createUrn(name, "pulumi-nodejs:dynamic/kvmtune:HostReboot", opts?.parent);
+    super(hostRebootProvider, name, { ...args, [URN_INPUT]: urn, connection: pulumi.secret(args.connection), rebooted: undefined, bootId: undefined, cmdline: undefined, seconds: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "kvmtune", "HostReboot");
   }
 }

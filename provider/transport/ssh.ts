@@ -3,6 +3,7 @@ import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import type { Duplex } from "node:stream";
 import { connectionSecrets, parseConnection, type ConnectionSpec, type EndpointSpec } from "../spec/connection";
 import { afterMarker, frameCommand, sudoRefusal } from "./framing";
+import { during } from "./progress";
 import { describePin, fingerprint, hostKeyAlgorithms, mergePins, parseHostKey, pinFromKnownHosts, pinIsEmpty, publicKeyLine, verifyHostKey } from "./hostkey";
 import { redact } from "./redact";
 import { recordCommand, recordConnection } from "./stats";
@@ -156,7 +157,7 @@ class SshSession implements RemoteSession {
     const framed = frameCommand(script, this.spec.sudo);
     const step = opts.label ? ` (${opts.label})` : "";
     recordCommand(this.target);
-    return new Promise<RunResult>((resolve, reject) => {
+    const result = new Promise<RunResult>((resolve, reject) => {
       const started = (err: Error | undefined, channel: ClientChannel) => {
         if (err) return reject(new TransportError("lost", `cannot start a command on ${this.target}${step}: ${err.message}`, this.secrets));
         const out: Buffer[] = [];
@@ -200,6 +201,10 @@ class SshSession implements RemoteSession {
         reject(new TransportError("lost", `connection to ${this.target} is gone; cannot run a command${step}: ${(err as Error).message}`, this.secrets));
       }
     });
+    // A labelled step that takes a while says so on the resource's row in `pulumi up` (provider process only).
+    if (!opts.label) return result;
+    const what = `${this.spec.host}: ${opts.label}`;
+    return during((sec) => `${what} (${sec} s)`, result, { done: (sec) => `${what}: done in ${sec} s` });
   }
 
   close(): void {

@@ -75,6 +75,10 @@ describe("Whole Debian host: persisted settings survive a real reboot (real engi
     const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
     assert.equal(up.summary.result, "succeeded");
     assert.match(engine.output(), /\+ +.*kvmtune:HostReboot/);
+    // The wait is not a bare "creating…": the reboot's own row says what it waits for, and when the host is back.
+    assert.match(engine.output(), /kvmtune:HostReboot +\S+ +creating \(\d+s\) +127\.0\.0\.1: reboot requested/);
+    assert.match(engine.output(), /kvmtune:HostReboot +\S+ +creating \(\d+s\) +waiting for 127\.0\.0\.1 to come back: \d+ s of \d+ s/);
+    assert.match(engine.output(), /kvmtune:HostReboot +\S+ +created \(\d+s\) +127\.0\.0\.1 is back after \d+ s \(new boot id\)/);
     const after = await readRuntime(host, nic);
     // The boot loader wrote the new command line; the kernel took it.
     const tokens = ["isolcpus=managed_irq,domain,2-3", "nohz_full=2-3", "rcu_nocbs=2-3", "intel_iommu=on", "hugepagesz=1G", "hugepages=0:1,1:1"];
