@@ -5,6 +5,7 @@
  * Reads are one command, writes are one command (stopping at the first failed step).
  */
 import type { RemoteSession } from "../transport/types";
+import { TransportError } from "../transport/ssh";
 import { JOURNAL_PATH } from "../host/journal";
 import type { JournalOp } from "../host/journal-plan";
 import { APPLY_SCRIPT, describeOp, encodeOps, OPS_END, parseApplyOutput } from "../host/knobs/remote";
@@ -219,13 +220,48 @@ export class VirshStepError extends Error {
   }
 }
 
+/** A domain write given up on at its bound; `done` lists the virsh steps that had finished before it. */
+export class WriteTimeoutError extends Error {
+  constructor(
+    message: string,
+    readonly done: string[],
+  ) {
+    super(message);
+    this.name = "WriteTimeoutError";
+  }
+}
+
+/** Ends the journal ops' output of a domain write; the virsh steps' records follow it. */
+const JOURNAL_END = "@@kvmtune:end\n";
+
+/**
+ * A write cut by its bound (TransportError "timeout"), as a WriteTimeoutError saying which steps had finished (from
+ * what the host printed before it was given up on, whole lines only) and that the domain may be partly changed.
+ */
+function writeTimeout(err: TransportError, name: string, journaled: boolean): WriteTimeoutError {
+  const out = err.partialStdout ?? "";
+  const cut = out.indexOf(JOURNAL_END);
+  const done: string[] = [];
+  if (cut >= 0) {
+    const rest = out.slice(cut + JOURNAL_END.length);
+    try {
+      for (const [key, r] of parseSteps(rest.slice(0, rest.lastIndexOf("\n") + 1), false)) if (r.code === 0) done.push(describeStep(key));
+    } catch {
+      // Not step records: nothing more to say than the transport did.
+    }
+  }
+  const before = [...(cut >= 0 && journaled ? ["journal"] : []), ...done];
+  return new WriteTimeoutError(`${err.message}${before.length ? ` (done before it: ${before.join(", ")})` : ""}; domain '${name}' may be partly changed (run again to converge)`, done);
+}
+
 function describeStep(key: string): string {
   const [op, id] = key.split(":");
   return id === undefined ? op : `${op} ${id}`;
 }
 
 /**
- * Runs the steps of `w` in one command; throws VirshStepError naming the failed step and libvirt's message.
+ * Runs the steps of `w` in one command; throws VirshStepError naming the failed step and libvirt's message, or
+ * WriteTimeoutError when the session's bound cut the command.
  * `journal` writes (the journal of originals) run first in the same command: if one fails, no virsh step runs.
  */
 export async function writeDomain(session: RemoteSession, name: string, w: DomainWrite, journal: readonly JournalOp[] = []): Promise<string[]> {
@@ -258,15 +294,22 @@ export async function writeDomain(session: RemoteSession, name: string, w: Domai
   if (lines.length === 0 && journal.length === 0) return [];
   // APPLY_SCRIPT takes the journal ops (none, or some) up to OPS_END; WRITE_SCRIPT reads the rest of stdin.
   const stdin = `${encodeOps(journal)}${OPS_END}\n${name}\n${lines.map((l) => `${l}\n`).join("")}end\n${payloads[0] ?? ""}`;
-  const r = await session.run(`${APPLY_SCRIPT}\n${WRITE_SCRIPT}`, { stdin, label: `write domain (${[...(journal.length ? ["journal"] : []), ...lines.map((l) => l.split(" ")[0])].join(", ")})` });
-  const cut = r.stdout.indexOf("@@kvmtune:end\n");
+  const label = `write domain (${[...(journal.length ? ["journal"] : []), ...lines.map((l) => l.split(" ")[0])].join(", ")})`;
+  let r: Awaited<ReturnType<RemoteSession["run"]>>;
+  try {
+    r = await session.run(`${APPLY_SCRIPT}\n${WRITE_SCRIPT}`, { stdin, label });
+  } catch (err) {
+    if (err instanceof TransportError && err.kind === "timeout") throw writeTimeout(err, name, journal.length > 0);
+    throw err;
+  }
+  const cut = r.stdout.indexOf(JOURNAL_END);
   const journalOut = parseApplyOutput(cut < 0 ? r.stdout : r.stdout.slice(0, cut));
   if (journalOut.failed || cut < 0) {
     const why = journalOut.failed ? `${describeOp(journal[journalOut.failed.index])}: ${journalOut.failed.message}` : r.stderr.trim();
     throw new Error(`changing domain '${name}' on ${session.target} failed before any virsh step (nothing was changed): ${why}`);
   }
   if (r.code !== 0) throw new Error(`changing domain '${name}' on ${session.target} failed (exit ${r.code}): ${r.stderr.trim()}`);
-  const stdout = r.stdout.slice(cut + "@@kvmtune:end\n".length);
+  const stdout = r.stdout.slice(cut + JOURNAL_END.length);
   const done: string[] = [];
   for (const [key, s] of parseSteps(stdout, false)) {
     if (s.code !== 0) {

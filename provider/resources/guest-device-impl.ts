@@ -1,21 +1,20 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { describeDiff, parseDomainXml, type PartDiff } from "../libvirt";
 import { applyDevicePart, deviceElementXml, diffDevicePart, findDevices, readDevicePart, renderDeviceXml, type DevicePart } from "../libvirt/device-xml";
-import { readDomainState, VirshStepError, type DomainState } from "../libvirt/virsh";
+import { readDomainState, VirshStepError, writeDomain, type DomainState } from "../libvirt/virsh";
 import { readLibvirtInventory } from "../libvirt/virsh-devices";
 import { resolveBlockDevice } from "../host/block-preflight";
 import { readHostFactsWith } from "../host/read-facts";
 import { deviceKeyOf, planGuestDevice } from "../plan/guest-device";
 import { deviceInputProblems, type GuestDeviceInputs } from "../spec/guest-device";
 import { InputError } from "../spec/issues";
-import { timeoutProblems } from "../spec/timeouts";
+import { boundedSession, timeoutProblems } from "../spec/timeouts";
 import { hasUnknown } from "../spec/unknown";
 import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
 import { observedInputs } from "./guest-device-observe";
 import type { JournalOp } from "../host/journal-plan";
 import { deviceKey, forgetOps, libvirtOwner, recordOps, viewJournal } from "../libvirt/domain-journal";
-import { boundedSession, boundedWrite } from "./libvirt-domain-impl";
 
 /**
  * CRUD of the GuestDevice dynamic resource: one device (interface, block disk
@@ -132,10 +131,10 @@ async function readBack(s: RemoteSession, inputs: GuestDeviceInputs, id: string,
  */
 async function liveOrConfig(s: RemoteSession, name: string, op: "attach" | "detach", xml: string, live: boolean, notes: string[], journal: JournalOp[] = []): Promise<void> {
   try {
-    await boundedWrite(s, name, { [op]: { xml, live } }, journal);
+    await writeDomain(s, name, { [op]: { xml, live } }, journal);
   } catch (err) {
     if (!live || !(err instanceof VirshStepError)) throw err;
-    await boundedWrite(s, name, { [op]: { xml, live: false } });
+    await writeDomain(s, name, { [op]: { xml, live: false } });
     notes.push(`the running domain refused the ${op === "attach" ? "hot-plug" : "hot-unplug"} (${err.message}); the persistent definition was changed, the guest sees it after its next restart`);
   }
 }
@@ -168,7 +167,7 @@ async function converge(s: RemoteSession, inputs: GuestDeviceInputs, st: DomainS
   const before = deviceElementXml(doc, device.kind, device.key);
   applyDevicePart(doc, device);
   const xml = deviceElementXml(doc, device.kind, device.key)!;
-  if (xml !== before || journal.length) await boundedWrite(s, inputs.domain, xml !== before ? { updateConfig: xml } : {}, journal);
+  if (xml !== before || journal.length) await writeDomain(s, inputs.domain, xml !== before ? { updateConfig: xml } : {}, journal);
 }
 
 /** This device's line in the host's journal: refused when another owner recorded it; `record` when it is not recorded yet. */
@@ -215,7 +214,7 @@ export async function remove(_id: string, props: GuestDeviceOutputs): Promise<vo
     const xml = st.exists ? deviceElementXml(parseDomainXml(st.inactiveXml!), props.kind, props.key) : null;
     // Already gone (with its domain, or by hand): only its journal line goes.
     if (xml === null) {
-      if (forget.length) await boundedWrite(s, props.domain, {}, forget);
+      if (forget.length) await writeDomain(s, props.domain, {}, forget);
       return;
     }
     const o = observe(st, props.device);

@@ -5,14 +5,13 @@ import { renderObservedSummary, type ObservedSummary } from "../libvirt/placemen
 import { planPlacementRepair } from "../libvirt/placement-repair";
 import { buildMinimalDomain } from "../libvirt/domain-builder";
 import { fitParts, readDomainFacts } from "../libvirt/domain-fit";
-import { readDomainState, VirshStepError, writeDomain, type DomainState, type DomainWrite } from "../libvirt/virsh";
+import { readDomainState, VirshStepError, writeDomain, WriteTimeoutError, type DomainState, type DomainWrite } from "../libvirt/virsh";
 import { DEFAULT_SHUTDOWN_SECONDS, effectiveParts, inputProblems, observedDomain, shutdownFitProblem, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
-import { parseSteps } from "../libvirt/virsh-output";
 import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
 import { InputError } from "../spec/issues";
-import { TransportError, withSession } from "../transport/ssh";
+import { withSession } from "../transport/ssh";
 import type { RemoteSession } from "../transport/types";
-import { stepTimeoutMs, type TimeoutOperation } from "../spec/timeouts";
+import { boundedSession } from "../spec/timeouts";
 import type { JournalOp } from "../host/journal-plan";
 import { domainKey, forgetOps, libvirtOwner, recordOps, viewJournal, type JournalView } from "../libvirt/domain-journal";
 
@@ -23,55 +22,6 @@ import { domainKey, forgetOps, libvirtOwner, recordOps, viewJournal, type Journa
  * Each of its commands is bounded by the operation's `timeouts` (the
  * component's customTimeouts), else by the transport's 10 minutes.
  */
-
-/**
- * `s` with every command bounded by the `op` timeout of `timeouts` (a timed-out command fails naming the host,
- * the step and the bound); `s` itself when none is set.
- */
-export function boundedSession(s: RemoteSession, timeouts: LibvirtDomainInputs["timeouts"], op: TimeoutOperation): RemoteSession {
-  const timeoutMs = stepTimeoutMs(timeouts, op);
-  if (timeoutMs === undefined) return s;
-  return { target: s.target, run: (script, opts) => s.run(script, { ...opts, timeoutMs }), close: () => s.close() };
-}
-
-/** A domain write given up on at its bound; `done` lists the virsh steps that had finished. */
-export class WriteTimeoutError extends Error {
-  constructor(
-    message: string,
-    readonly done: string[],
-  ) {
-    super(message);
-    this.name = "WriteTimeoutError";
-  }
-}
-
-const JOURNAL_END = "@@kvmtune:end\n";
-
-/**
- * writeDomain, with a timed-out command (TransportError "timeout") made a WriteTimeoutError that says which
- * steps had finished (from what the host printed before it was given up on) and that the domain may be partly changed.
- */
-export async function boundedWrite(s: RemoteSession, name: string, w: DomainWrite, journal: readonly JournalOp[] = []): Promise<string[]> {
-  try {
-    return await writeDomain(s, name, w, journal);
-  } catch (err) {
-    if (!(err instanceof TransportError) || err.kind !== "timeout") throw err;
-    const out = err.partialStdout ?? "";
-    const cut = out.indexOf(JOURNAL_END);
-    const done: string[] = [];
-    if (cut >= 0) {
-      const rest = out.slice(cut + JOURNAL_END.length);
-      try {
-        // Whole lines only: the last one may have been cut.
-        for (const [key, r] of parseSteps(rest.slice(0, rest.lastIndexOf("\n") + 1), false)) if (r.code === 0) done.push(key.replace(":", " "));
-      } catch {
-        // Not step records: nothing more to say than the transport did.
-      }
-    }
-    const before = [...(cut >= 0 && journal.length > 0 ? ["journal"] : []), ...done];
-    throw new WriteTimeoutError(`${err.message}${before.length ? ` (done before it: ${before.join(", ")})` : ""}; domain '${name}' may be partly changed (run again to converge)`, done);
-  }
-}
 
 export interface LibvirtDomainOutputs extends LibvirtDomainInputs {
   uuid: string | null;
@@ -195,7 +145,7 @@ async function converge(s: RemoteSession, st: DomainState, c: Converge): Promise
   const journal = c.journal ?? [];
   if (w.define !== undefined || w.start || w.autostart !== undefined || w.pins?.length || w.numatuneNodeset || w.restart || journal.length) {
     try {
-      await boundedWrite(s, name, w, journal);
+      await writeDomain(s, name, w, journal);
     } catch (err) {
       if (err instanceof VirshStepError && err.done.length > 0) partial(`${err.message} (done before it: ${err.done.join(", ")})`);
       if (err instanceof WriteTimeoutError && err.done.length > 0) partial(err.message);
@@ -373,11 +323,11 @@ export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<
     // The journal line goes in the same command as the last change; a domain already gone only drops its line.
     const forget = forgetOps(view);
     if (!st.exists) {
-      if (forget.length) await boundedWrite(s, props.name, {}, forget);
+      if (forget.length) await writeDomain(s, props.name, {}, forget);
       return;
     }
     if (props.mode === "define") {
-      await boundedWrite(s, props.name, { remove: true }, forget);
+      await writeDomain(s, props.name, { remove: true }, forget);
       return;
     }
     const prior = view.mine ? parseDomainOriginals(view.entry!.original) : undefined;
@@ -393,7 +343,7 @@ export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<
       ...(effective && st.livePins ? { pins: planLivePins(originals, effective, st.livePins, st.hostCpus) } : {}),
       ...(nodeset ? { numatuneNodeset: nodeset } : {}),
     };
-    await boundedWrite(s, props.name, w, forget);
+    await writeDomain(s, props.name, w, forget);
   });
 }
 

@@ -1,3 +1,5 @@
+import type { RemoteSession } from "../transport/types";
+
 /**
  * Pulumi's `customTimeouts` for kvmtune's resources. Dynamic providers are not
  * given the engine's timeouts, so the components hand them over as an input
@@ -38,4 +40,14 @@ export function timeoutProblems(t: unknown, where = "timeouts"): string[] {
 export function stepTimeoutMs(t: StepTimeouts | undefined, op: TimeoutOperation): number | undefined {
   const v = t?.[op];
   return v === undefined ? undefined : parseDuration(v);
+}
+
+/**
+ * `s` with every command bounded by the `op` timeout of `timeouts` (a timed-out command fails naming the host,
+ * the step and the bound); `s` itself when none is set.
+ */
+export function boundedSession(s: RemoteSession, timeouts: StepTimeouts | undefined, op: TimeoutOperation): RemoteSession {
+  const timeoutMs = stepTimeoutMs(timeouts, op);
+  if (timeoutMs === undefined) return s;
+  return { target: s.target, run: (script, opts) => s.run(script, { ...opts, timeoutMs }), close: () => s.close() };
 }

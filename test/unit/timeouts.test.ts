@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { parseDuration, stepTimeoutMs, timeoutProblems } from "../../provider/spec/timeouts";
 import { inputProblems, shutdownFitProblem } from "../../provider/libvirt/virsh-inputs";
-import { readDomainState } from "../../provider/libvirt/virsh";
+import { readDomainState, writeDomain, WriteTimeoutError } from "../../provider/libvirt/virsh";
 import { domainKey, libvirtOwner, recordOps, viewJournal } from "../../provider/libvirt/domain-journal";
 import * as domain from "../../provider/resources/libvirt-domain-impl";
-import { boundedSession, boundedWrite, WriteTimeoutError } from "../../provider/resources/libvirt-domain-impl";
+import { boundedSession } from "../../provider/spec/timeouts";
 import * as device from "../../provider/resources/guest-device-impl";
 import { TransportError } from "../../provider/transport";
 import type { RemoteSession, RunOptions, RunResult } from "../../provider/transport";
@@ -99,7 +99,7 @@ describe("customTimeouts of LibvirtDomain and GuestDevice", function () {
 
   it("a write given up on at its bound names the host, the step list, the bound, what had finished, and that the domain may be partly changed", async () => {
     const journal = recordOps(viewJournal(undefined, domainKey("db1"), libvirtOwner(undefined, "domain db1")), null);
-    const write = (partial: string | undefined, j = journal) => boundedWrite(boundedSession(new TimingOut(partial), { update: "3s" }, "update"), "db1", { define: "<domain/>", start: true }, j);
+    const write = (partial: string | undefined, j = journal) => writeDomain(boundedSession(new TimingOut(partial), { update: "3s" }, "update"), "db1", { define: "<domain/>", start: true }, j);
     await assert.rejects(write("@@kvmtune:ok 0\n@@kvmtune:end\ndefine 0 \nsta"), (e: WriteTimeoutError) => {
       assert.ok(e instanceof WriteTimeoutError);
       assert.equal(e.message, "command on hv01:22 (write domain (journal, define, start)) did not finish within 3 s (done before it: journal, define); domain 'db1' may be partly changed (run again to converge)");
