@@ -101,6 +101,7 @@ export class VhostNetwork extends GuestDeviceComponent {
       }, {
         parent: this,
         customTimeouts: opts?.customTimeouts,
+        retainOnDelete: opts?.retainOnDelete,
         // Pulumi aliases `<name>-host` from this component's aliases by itself; the TunedHost needs the old name
         // in its own options too, to keep its persistence files and journal owner.
         ...(identity !== name ? { aliases: [{ name: `${identity}-host` }] } : {}),

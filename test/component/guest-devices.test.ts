@@ -91,8 +91,8 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
     new kvmtune.TunedHost("rt-host", { connection: { ...connection, host: "10.1.0.10" }, isolateCpus: "2-3", reboot: "when-pending", facts }, keep);
     await settle();
     assert.deepEqual(
-      ["rt-net-nic", "rt-disk-dev", "rt-guest-domain", "rt-host-tuning", "rt-host-reboot"].map((n) => [n, retained.get(n)]),
-      [["rt-net-nic", true], ["rt-disk-dev", true], ["rt-guest-domain", true], ["rt-host-tuning", true], ["rt-host-reboot", true]],
+      ["rt-net-nic", "rt-net-host-tuning", "rt-disk-dev", "rt-guest-domain", "rt-host-tuning", "rt-host-reboot"].map((n) => [n, retained.get(n)]),
+      [["rt-net-nic", true], ["rt-net-host-tuning", true], ["rt-disk-dev", true], ["rt-guest-domain", true], ["rt-host-tuning", true], ["rt-host-reboot", true]],
     );
   });
 
