@@ -37,9 +37,10 @@ export function resolveGuest(guest: GuestTarget, facts?: pulumi.Input<HostFacts>
  * `hostProblems` input: its check reports them, so `pulumi preview` fails
  * cleanly (a rejected output would leave an inline Automation API program hanging).
  */
-export function hostProblems(g: ResolvedGuest, spec: Pick<GuestDeviceInputs, "interface" | "hostdev">): pulumi.Output<string[]> {
+export function hostProblems(g: ResolvedGuest, spec: pulumi.Input<Pick<GuestDeviceInputs, "interface" | "hostdev">>): pulumi.Output<string[]> {
   // Facts that could not be read: nothing to check here (the guest's check names the host); up reads the host again.
-  return g.facts.apply((f) => (f ? factsProblems(spec, f, g.hints).map((p) => `${p} (on ${f.hostname ?? "the host"}, from its facts)`) : []));
+  // A spec holding another resource's output not known at preview stays unknown here too: the device's check skips it then.
+  return pulumi.all([g.facts, pulumi.output(spec)]).apply(([f, s]) => (f ? factsProblems(s as Pick<GuestDeviceInputs, "interface" | "hostdev">, f, g.hints).map((p) => `${p} (on ${f.hostname ?? "the host"}, from its facts)`) : []));
 }
 
 /** What VhostNetwork and PassthroughDisk report about their device. */

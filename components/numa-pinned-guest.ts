@@ -34,16 +34,18 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name" | "de
    * (`"0000:41:00.0"`, e.g. a passthrough GPU or VF), network interfaces (`"enp65s0f0"`, a PF or VF netdev)
    * and block devices (`"/dev/nvme0n1"`, a partition or a `/dev/disk/by-id` link). Their nodes come from the
    * host's facts (`numa_node`); a name the host does not have fails the preview. At most 64.
+   * Names may be other resources' outputs (a VF another resource made); while one is not known at preview,
+   * the plan is not either, and is made and checked at up, before any change.
    */
-  numaDevices?: string[];
+  numaDevices?: pulumi.Input<string>[];
   /** libvirt domain name. Default: the resource name (the old name after a rename with `aliases`, so the domain stays). Letters, digits, '_', '.', '+', '-'. */
   domainName?: string;
   /** `<cpu mode>`: "host-passthrough" (default), "host-model", or "maximum" (TCG hosts). */
   cpuMode?: "host-passthrough" | "host-model" | "maximum";
   /** libosinfo id or short id (debian12, rhel9.4, win2k22, ...) so virtio defaults follow the guest OS. */
   osVariant?: string;
-  /** Disks of a new domain, with `cache="none"` and `io="native"` by default. */
-  disks?: DomainDiskSpec[];
+  /** Disks of a new domain, with `cache="none"` and `io="native"` by default. A disk's `path` may be another resource's output. */
+  disks?: GuestDiskArgs[];
   /** Tune an existing domain instead of defining one: only the tuned parts are owned, and restored on delete. */
   adopt?: boolean;
   /** "kvm" (default) or "qemu" (TCG; test hosts). Define mode only. */
@@ -85,6 +87,9 @@ export interface NumaPinnedGuestArgs extends Omit<PlacementRequest, "name" | "de
   lockedMemory?: boolean;
 }
 
+/** A disk of a new domain; its path may be another resource's output (e.g. a volume it created). */
+export type GuestDiskArgs = Omit<DomainDiskSpec, "path"> & { path: pulumi.Input<string> };
+
 const ARG_FIELDS = [
   "host", "domainName", "vcpus", "memoryMiB", "hugepages", "threadPolicy", "emulatorPolicy", "emulatorCpus", "iothreads", "numaMode", "guestNumaCells",
   "housekeepingCpus", "nodes", "cpuMode", "osVariant", "disks", "adopt", "domainType", "start", "autostart", "placementSvgPath", "facts", "lockedMemory",
@@ -99,7 +104,8 @@ function argProblems(args: Record<string, unknown>): string[] {
   }
   if (args.adopt && (args.disks !== undefined || args.domainType !== undefined)) problems.push("args.adopt: an adopted domain keeps its own disks and type; drop disks/domainType");
   const devices = args.numaDevices;
-  if (devices !== undefined && (!Array.isArray(devices) || devices.length > 64 || devices.some((d) => typeof d !== "string" || d.length === 0 || d.length > 256))) {
+  // An element that is another resource's output is judged against the host's facts once known (resolveDeviceNodes).
+  if (devices !== undefined && (!Array.isArray(devices) || devices.length > 64 || devices.some((d) => !pulumi.Output.isInstance(d) && (typeof d !== "string" || d.length === 0 || d.length > 256)))) {
     problems.push(`args.numaDevices: ${showValue(devices)} is not accepted; expected a list of at most 64 device names such as ["0000:41:00.0", "enp65s0f0", "/dev/nvme0n1"]`);
   }
   return problems;
@@ -184,7 +190,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
     const planned = args.host instanceof TunedHost ? args.host.plannedHost : pulumi.output(undefined);
     // Placement args are plain values: judged here, named as the user wrote them, and handed to the domain's check.
     const argIssues = placementArgProblems(domainName, placement).map((p) => `NumaPinnedGuest "${name}" args: ${p}`);
-    const plan = pulumi.all([read, hostId, planned]).apply(([{ facts: f, problem }, id, pools]) => {
+    const plan = pulumi.all([read, hostId, planned, pulumi.all(numaDevices ?? [])]).apply(([{ facts: f, problem }, id, pools, deviceNames]) => {
       if (argIssues.length) return { plan: null, svg: "", problems: argIssues };
       if (!f) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${problem}`] };
       const { ledger, conflicts, duplicate, devices: deviceMap, warnings } = ledgerFor(id, name, domainName, f as HostFacts, pools as PlannedHost | undefined);
@@ -192,7 +198,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
       // The other guest keeps its plan under that name; this one is not placed at all.
       if (duplicate) return { plan: null, svg: "", problems: [`placement of NumaPinnedGuest "${name}" on ${id}: ${duplicate}`] };
       const where = (x: string) => `placement of NumaPinnedGuest "${name}" on ${id}: ${x}`;
-      const devices = resolveDeviceNodes(f as HostFacts, numaDevices ?? []);
+      const devices = resolveDeviceNodes(f as HostFacts, deviceNames);
       if (devices.problems.length) return { plan: null, svg: "", problems: devices.problems.map(where) };
       const request = { name: domainName, ...placement, ...(devices.nodes.length ? { deviceNodes: devices.nodes } : {}) };
       const r = ledger.place(request);
@@ -223,7 +229,7 @@ export class NumaPinnedGuest extends pulumi.ComponentResource {
         connection,
         name: domainName,
         mode: adopt ? "adopt" : "define",
-        domain: adopt ? undefined : { memoryMiB: args.memoryMiB, vcpus: args.vcpus, osVariant: osVariant, type: domainType, disks: disks },
+        domain: adopt ? undefined : pulumi.output({ memoryMiB: args.memoryMiB, vcpus: args.vcpus, osVariant: osVariant, type: domainType, disks: disks }),
         parts,
         planProblems: plan.apply((p) => p.problems),
         start: start ?? false,

@@ -19,8 +19,9 @@ export interface PassthroughDiskArgs {
    * Block mode: the host block device, e.g. "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4" or "/dev/sdb".
    * It is resolved on the host to a stable /dev/disk/by-id path, and refused when it is not a block
    * device, is mounted, is swap, has holders (LVM, md, dm, loop), is the root disk, or another domain has it.
+   * May be another resource's output; when it is not known at preview, it is checked at up, before any change.
    */
-  path?: string;
+  path?: pulumi.Input<string>;
   /** Block mode: guest target dev, "vdX" for bus virtio (default "vdb"), "sdX" for bus scsi (default "sda"). */
   target?: string;
   /** Block mode: "disk" (default) or "lun" (SCSI commands passed through; needs bus "scsi"). */
@@ -34,8 +35,10 @@ export interface PassthroughDiskArgs {
   /**
    * PCI mode: the PCI function to assign, "DDDD:BB:DD.F". The IOMMU must be on and every device of
    * its IOMMU group assignable; a group holding the management NIC or the root disk's controller is refused.
+   * May be another resource's output (e.g. a VF an SR-IOV resource made); when it is not known at preview,
+   * it is checked at up, before any change.
    */
-  pciAddress?: string;
+  pciAddress?: pulumi.Input<string>;
   /** PCI mode: libvirt binds vfio-pci at guest start and gives the device back at stop (default true). */
   managed?: boolean;
   /** Hot-plug into the running guest as well (default true); when libvirt refuses, the change waits for a restart (see restartRequired). */
@@ -67,16 +70,17 @@ export class PassthroughDisk extends GuestDeviceComponent {
     const g = resolveGuest(args.guest, args.facts);
     const { connection, domain, dependsOn } = g;
     // A PCI function's IOMMU group is checked against the host's facts already in preview; a block path needs its own read, at up.
-    const spec: Pick<GuestDeviceInputs, "disk" | "hostdev"> = args.path !== undefined
-      ? {
+    // path and pciAddress may be other resources' outputs: the spec is one, resolved where it is used.
+    const spec: pulumi.Output<Pick<GuestDeviceInputs, "disk" | "hostdev">> = args.path !== undefined
+      ? pulumi.output(args.path).apply((path) => ({
           disk: {
-            path: args.path, target: args.target ?? (args.bus === "scsi" ? "sda" : "vdb"),
+            path, target: args.target ?? (args.bus === "scsi" ? "sda" : "vdb"),
             ...Object.fromEntries((["device", "bus", "cache", "io"] as const).filter((k) => args[k] !== undefined).map((k) => [k, args[k]])),
           } as GuestDeviceInputs["disk"],
-        }
-      : { hostdev: { address: args.pciAddress!, ...(args.managed !== undefined ? { managed: args.managed } : {}) } };
+        }))
+      : pulumi.output(args.pciAddress!).apply((address) => ({ hostdev: { address, ...(args.managed !== undefined ? { managed: args.managed } : {}) } }));
     // The journal owner keeps the old name after a rename with `aliases` (see hostIdentityName).
-    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...spec, hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${hostIdentityName(name, opts)}-dev` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
+    const device = new GuestDevice(`${name}-dev`, { connection, domain, ...(args.path !== undefined ? { disk: spec.apply((x) => x.disk!) } : { hostdev: spec.apply((x) => x.hostdev!) }), hostProblems: hostProblems(g, spec), owner: { stack: stackIdentity(), resource: `${hostIdentityName(name, opts)}-dev` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
     this.source = device.device.apply((d) => (d && d.kind === "disk" ? d.part.source : null));
     this.expose(device, { source: this.source });
   }

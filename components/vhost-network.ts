@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stableMac } from "../provider/plan/vhost-net";
 import { GuestDevice } from "../provider/resources/guest-device";
+import type { InterfaceDeviceInput } from "../provider/spec/guest-device";
 import { InputError } from "../provider/spec/issues";
 import type { HostFacts } from "../provider/host/facts";
 import { GuestDeviceComponent, hostProblems, resolveGuest, type GuestTarget } from "./guest-target";
@@ -19,8 +20,8 @@ export interface VhostNetworkArgs {
   mode?: "vhost" | "sriov";
   /** vhost mode: "bridge" (default, a Linux bridge), "network" (a libvirt network) or "direct" (macvtap on a host NIC, bridge mode). */
   type?: "bridge" | "network" | "direct";
-  /** vhost mode: the bridge, libvirt network or host NIC name (at most 15 characters). */
-  source?: string;
+  /** vhost mode: the bridge, libvirt network or host NIC name (at most 15 characters). May be another resource's output. */
+  source?: pulumi.Input<string>;
   /** Guest MAC, lower-case. Default: 52:54:00 + 3 bytes of SHA-256 of the resource name (the old name after a rename with `aliases`), so a replaced or renamed resource keeps its MAC. */
   mac?: string;
   /** vhost mode: virtio queue pairs. Default min(guest vCPUs, 8); at most the guest's vCPUs and 256. Enable them in the guest with `ethtool -L eth0 combined N`. */
@@ -30,8 +31,11 @@ export interface VhostNetworkArgs {
   /** vhost mode: virtio ring sizes, 256, 512 or 1024 (bigger rings absorb bursts). */
   rxQueueSize?: number;
   txQueueSize?: number;
-  /** sriov mode: the VF's PCI address, e.g. "0000:3b:02.1" (an `<interface type='hostdev'>`, bound to vfio-pci by libvirt). */
-  vf?: string;
+  /**
+   * sriov mode: the VF's PCI address, e.g. "0000:3b:02.1" (an `<interface type='hostdev'>`, bound to vfio-pci by libvirt).
+   * May be another resource's output; when it is not known at preview, it is checked at up, before any change.
+   */
+  vf?: pulumi.Input<string>;
   /** sriov mode: VLAN tag the host NIC puts on the VF's traffic (0-4095). */
   vlan?: number;
   /**
@@ -45,7 +49,7 @@ export interface VhostNetworkArgs {
   /** Raise the bridge's MTU (vhost mode, type "bridge") to this; the guest MTU must not exceed it. */
   bridgeMtu?: number;
   /** sriov mode: the physical function, as a NIC name ("ens1f0") or PCI address, whose VF count is set to `numVfs`. */
-  pf?: string;
+  pf?: pulumi.Input<string>;
   /** sriov mode: VFs on `pf` (read-back checked; at most sriov_totalvfs). */
   numVfs?: number;
   /** sriov mode: allow changing a non-zero VF count (written 0, then N), only while no VF is in use. */
@@ -96,8 +100,8 @@ export class VhostNetwork extends GuestDeviceComponent {
         facts: g.facts as pulumi.Output<HostFacts>, // the facts this device is checked against: no second read (undefined: TunedHost reads and warns)
         ...(sriov ? {} : { modules: ["vhost_net"] }),
         ...(args.arpFilter !== undefined ? { arpFilter: args.arpFilter } : {}),
-        ...(args.bridgeMtu !== undefined ? { mtu: { [args.source!]: args.bridgeMtu } } : {}),
-        ...(args.pf !== undefined ? { sriov: { [args.pf]: args.numVfs! }, allowVfRecreate: args.allowVfRecreate ?? false } : {}),
+        ...(args.bridgeMtu !== undefined ? { mtu: pulumi.output(args.source!).apply((s) => ({ [s]: args.bridgeMtu! })) } : {}),
+        ...(args.pf !== undefined ? { sriov: pulumi.output(args.pf).apply((pf) => ({ [pf]: args.numVfs! })), allowVfRecreate: args.allowVfRecreate ?? false } : {}),
       }, {
         parent: this,
         customTimeouts: opts?.customTimeouts,
@@ -108,15 +112,16 @@ export class VhostNetwork extends GuestDeviceComponent {
       });
       dependsOn.push(this.host);
     }
-    const iface = sriov
-      ? { type: "hostdev" as const, source: args.vf!, mac: this.mac, ...(args.vlan !== undefined ? { vlan: args.vlan } : {}) }
+    // source and vf may be other resources' outputs: the interface is one, resolved where it is used.
+    const iface: pulumi.Output<InterfaceDeviceInput> = pulumi.output(sriov ? args.vf! : args.source!).apply((source) => sriov
+      ? { type: "hostdev" as const, source, mac: this.mac, ...(args.vlan !== undefined ? { vlan: args.vlan } : {}) }
       : {
-          type: args.type ?? "bridge", source: args.source!, mac: this.mac,
+          type: args.type ?? "bridge", source, mac: this.mac,
           ...Object.fromEntries((["queues", "mtu", "rxQueueSize", "txQueueSize"] as const).filter((k) => args[k] !== undefined).map((k) => [k, args[k]])),
-        };
+        });
     // The host's facts rule out a missing bridge, an MTU above it, a bad VF or (for a known KVM guest) no /dev/vhost-net
     // already in preview. A bridge MTU this component raises itself is compared at up, after its TunedHost.
-    const found = hostProblems(g, { interface: args.bridgeMtu !== undefined ? { ...iface, mtu: undefined } : iface });
+    const found = hostProblems(g, iface.apply((i) => ({ interface: args.bridgeMtu !== undefined ? { ...i, mtu: undefined } : i })));
     const device = new GuestDevice(`${name}-nic`, { connection, domain, interface: iface, hostProblems: found, owner: { stack: stackIdentity(), resource: `${identity}-nic` }, timeouts: opts?.customTimeouts, ...(args.live !== undefined ? { live: args.live } : {}) }, { parent: this, dependsOn, retainOnDelete: opts?.retainOnDelete });
     this.expose(device, { mac: this.mac });
   }

@@ -5,6 +5,7 @@
  * from the host's facts. Pure; no I/O.
  */
 import type { HostFacts } from "../host/facts";
+import { showValue } from "../spec/issues";
 import type { DeviceNode } from "./request";
 
 const PCI = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
@@ -15,9 +16,10 @@ export function resolveDeviceNodes(facts: HostFacts, devices: readonly string[])
   const problems: string[] = [];
   const host = facts.hostname ? `host ${facts.hostname}` : "the host";
   devices.forEach((name, i) => {
-    const node = nodeOf(facts, name);
+    // A name from another resource's output is checked only here, so it may be anything.
+    const node = typeof name === "string" ? nodeOf(facts, name) : undefined;
     if (node === undefined) {
-      const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+      const shown = typeof name === "string" ? JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name) : showValue(name);
       problems.push(`numaDevices[${i}]: ${shown} is not a PCI function, network interface or block device of ${host}; expected e.g. "0000:41:00.0", "enp65s0f0" or "/dev/nvme0n1"`);
     } else nodes.push({ device: name, node });
   });

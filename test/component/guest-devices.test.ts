@@ -127,6 +127,23 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
     assert.deepEqual(find("db9-gpu-dev")!.inputs.hostdev, { address: "0000:3b:00.0" });
   });
 
+  it("take other resources' outputs for a VF address, a PF, a bridge, a disk path and a PCI address; the host's facts judge the values they resolve to", async () => {
+    // A resource whose output is the value it was given (the mocks echo inputs as state).
+    const out = (name: string, value: string) => (new pulumi.CustomResource("test:index:Made", name, { value }) as unknown as { value: pulumi.Output<string> }).value;
+    new kvmtune.VhostNetwork("o-vf", { guest, facts, mode: "sriov", vf: out("o-vf-addr", "0000:18:02.0"), pf: out("o-pf", "0000:18:00.0"), numVfs: 4, mac: "52:54:00:00:00:43" });
+    new kvmtune.VhostNetwork("o-br", { guest, facts, source: out("o-br-name", "br0"), bridgeMtu: 9000, mtu: 9000 });
+    new kvmtune.PassthroughDisk("o-disk", { guest, facts, path: out("o-disk-path", "/dev/sdc") });
+    new kvmtune.PassthroughDisk("o-gpu", { guest, facts, pciAddress: out("o-gpu-addr", "0000:5e:00.0") });
+    await settle();
+    assert.deepEqual(find("o-vf-nic")!.inputs.interface, { type: "hostdev", source: "0000:18:02.0", mac: "52:54:00:00:00:43" });
+    assert.deepEqual(Object.values(find("o-vf-host-tuning")!.inputs.settings).flatMap((g) => Object.keys(g as object)), ["sriov:0000:18:00.0:numvfs"]);
+    assert.deepEqual(find("o-br-nic")!.inputs.interface, { type: "bridge", source: "br0", mac: stableMac("o-br"), mtu: 9000 });
+    assert.deepEqual(Object.keys(find("o-br-host-tuning")!.inputs.settings.live).sort(), ["module:vhost_net", "mtu:br0"]);
+    assert.deepEqual(find("o-disk-dev")!.inputs.disk, { path: "/dev/sdc", target: "vdb" });
+    assert.deepEqual(find("o-gpu-dev")!.inputs.hostdev, { address: "0000:5e:00.0" });
+    assert.deepEqual(find("o-gpu-dev")!.inputs.hostProblems, [`hostdev.address "0000:5e:00.0" is the controller of the root disk nvme0n1: / is mounted from /dev/mapper/vg0-root (dm-0 on nvme0n1p3) (on hv01, from its facts)`]);
+  });
+
   it("PassthroughDisk refuses both or neither of path and pciAddress, and block options with a PCI function", () => {
     assert.throws(() => new kvmtune.PassthroughDisk("bad3", { guest }), { message: `invalid PassthroughDisk "bad3" args:\n  - path or pciAddress: give exactly one (a block device path, or a PCI function)` });
     assert.throws(() => new kvmtune.PassthroughDisk("bad4", { guest, pciAddress: "0000:5e:00.0", cache: "none" }), { message: `invalid PassthroughDisk "bad4" args:\n  - cache: only used with path (block mode)` });

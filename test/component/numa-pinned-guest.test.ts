@@ -229,6 +229,21 @@ describe("NumaPinnedGuest component (mocks)", function () {
       assert.match(svg, /Housekeeping CPUs 0,8\./);
     });
 
+    it("takes device names and disk paths that are other resources' outputs: the plan waits for them, a bad one fails the preview", async () => {
+      // A resource whose output is the value it was given (the mocks echo inputs as state).
+      const out = (name: string, value: unknown) => (new pulumi.CustomResource("test:index:Made", name, { value }) as unknown as { value: pulumi.Output<string> }).value;
+      const g = new kvmtune.NumaPinnedGuest("nd-out", {
+        host: on("10.4.0.5"), facts: { ...facts, machineId: "nd-5" }, vcpus: 2, memoryMiB: 512,
+        numaDevices: [out("nvme", "/dev/nvme0n1")], deviceAffinity: "required", disks: [{ path: out("img", "/var/lib/libvirt/images/nd-out.qcow2") }],
+      });
+      assert.deepEqual((await unwrap(g.plan)).nodeset, [1]);
+      assert.deepEqual((await domainOf("nd-out")).domain.disks, [{ path: "/var/lib/libvirt/images/nd-out.qcow2" }]);
+      new kvmtune.NumaPinnedGuest("nd-out-bad", { host: on("10.4.0.6"), facts: { ...facts, machineId: "nd-6" }, vcpus: 2, memoryMiB: 512, numaDevices: ["eno1", out("num", 7)] });
+      assert.deepEqual((await domainOf("nd-out-bad")).planProblems, [
+        `placement of NumaPinnedGuest "nd-out-bad" on 10.4.0.6:22: numaDevices[1]: 7 is not a PCI function, network interface or block device of host hv01; expected e.g. "0000:41:00.0", "enp65s0f0" or "/dev/nvme0n1"`,
+      ]);
+    });
+
     it("a device the host does not have fails the preview, naming the field and what is accepted", async () => {
       new kvmtune.NumaPinnedGuest("nd-bad", { host: on("10.4.0.3"), facts: { ...facts, machineId: "nd-3" }, vcpus: 2, memoryMiB: 512, numaDevices: ["eno1", "nvme9n9"] });
       assert.deepEqual((await domainOf("nd-bad")).planProblems, [

@@ -2,7 +2,8 @@
 // libvirtd: up hot-plugs a vhost NIC (bridge br0, MTU 9000) and a loop device
 // made for the test into a running NumaPinnedGuest; preview --refresh shows no
 // changes; a queue count changed by hand is named; up converges; destroy
-// detaches both and undefines the guest.
+// detaches both and undefines the guest. The disk path and the bridge come from
+// another resource's outputs (#14), unknown at the first preview.
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { NumaPinnedGuest } from "../../components/numa-pinned-guest";
@@ -11,6 +12,19 @@ import { VhostNetwork } from "../../components/vhost-network";
 import { inlineStack, type EngineStack } from "../support/engine";
 import { startLibvirtd, type Libvirtd } from "../support/libvirtd";
 import { mustVirsh } from "../support/libvirtd-domain";
+
+/** Another resource of the user's program: its output is the value it was given, known only once it exists. */
+const echoProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs) {
+    return { id: String(inputs.value), outs: { value: inputs.value } };
+  },
+};
+class Echo extends pulumi.dynamic.Resource {
+  declare readonly value: pulumi.Output<string>;
+  constructor(name: string, value: string) {
+    super(echoProvider, name, { value }, undefined, "test", "Echo");
+  }
+}
 
 describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real libvirtd)", function () {
   this.timeout(900_000);
@@ -29,14 +43,19 @@ describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real lib
         vcpus: 2, memoryMiB: 64, housekeepingCpus: "", domainType: "qemu", cpuMode: "maximum", start: true,
       });
       // The bed shares this machine's kernel: its host side (vhost_net) is not ours to change.
-      const net = new VhostNetwork("eng-dev-net", { guest, source: "br0", mtu: 9000, manageHost: false });
-      const disk = new PassthroughDisk("eng-dev-data", { guest, path: loop });
+      const net = new VhostNetwork("eng-dev-net", { guest, source: new Echo("eng-bridge", "br0").value, mtu: 9000, manageHost: false });
+      const disk = new PassthroughDisk("eng-dev-data", { guest, path: new Echo("eng-loop", loop).value });
       return { mac: net.mac, netLive: net.attachedLive, diskLive: disk.attachedLive, source: disk.source };
     });
   });
   after(async () => {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
     await lv?.stop();
+  });
+
+  it("previews with the bridge and the disk path not known yet (other resources' outputs): they are checked at up", async () => {
+    const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput }));
+    assert.deepEqual(pre.changeSummary, { create: 9 });
   });
 
   it("ups a running guest with a hot-plugged vhost NIC and passthrough disk, then previews with no changes", async () => {
@@ -49,7 +68,7 @@ describe("VhostNetwork and PassthroughDisk with the real Pulumi engine (real lib
       assert.match(xml, new RegExp(`<driver name='qemu' type='raw' cache='none' io='native'/>\\n\\s+<source dev='${loop}'`));
     }
     const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true }));
-    assert.deepEqual(pre.changeSummary, { same: 7 });
+    assert.deepEqual(pre.changeSummary, { same: 9 });
   });
 
   it("names a hand-changed queue count in preview --refresh --expect-no-changes, and up converges", async () => {
