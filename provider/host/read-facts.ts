@@ -1,5 +1,5 @@
 /** Reads a host's facts over an open session: one remote command. */
-import { withSession } from "../transport/ssh";
+import { withSession } from "../transport/session-pool";
 import type { RemoteSession } from "../transport/types";
 import { FACTS_SCRIPT } from "./facts-script";
 import { parseHostFacts, type HostFacts } from "./facts";

@@ -1,4 +1,4 @@
-import { withSession } from "../transport/ssh";
+import { forgetSessions, withSession } from "../transport/session-pool";
 import { waitMessage } from "../transport/progress";
 import { TransportError } from "../transport/ssh";
 
@@ -20,14 +20,17 @@ export interface RebootResult {
   seconds: number;
 }
 
-/** Reads the boot id and command line, then runs `then` (if any) in the same command: one connection, one round trip. */
+/**
+ * Reads the boot id and command line, then runs `then` (if any) in the same command: one connection, one round trip.
+ * Always a new connection: one kept from before the reboot would be dead.
+ */
 async function bootId(connection: unknown, then = ""): Promise<{ id: string; cmdline: string }> {
   return withSession(connection, async (s) => {
     const r = await s.run(`${BOOT_ID}; cat /proc/cmdline${then ? `\n${then}` : ""}`, { label: then ? "request reboot" : "read boot id" });
     if (r.code !== 0) throw new Error(`reading the boot id on ${s.target} failed: ${r.stderr.trim()}`);
     const [id, cmdline] = r.stdout.split("\n");
     return { id: id.trim(), cmdline: (cmdline ?? "").trim() };
-  });
+  }, { fresh: true });
 }
 
 /** Reboots the host and waits until it answers SSH with a new boot id. */
@@ -35,6 +38,8 @@ export async function rebootHost(connection: unknown, timeoutSeconds: number, pr
   const t0 = Date.now();
   const host = String((connection as { host?: unknown }).host ?? "the host");
   const before = await bootId(connection, REBOOT);
+  // Connections other operations keep to this host die with it.
+  forgetSessions(connection);
   progress(`${host}: reboot requested`);
   let said = 0;
   // Short dials while waiting; the user's limits apply again once the host is back.

@@ -2,7 +2,7 @@ import { InputError } from "../spec/issues";
 import { bootloaderTool, type GrubGenerator } from "./bootloader";
 import { planBootOverrides } from "./boot-overrides";
 import { summariseFacts, type HostFactsSummary } from "./facts-summary";
-import { withSession } from "../transport/ssh";
+import { withSession } from "../transport/session-pool";
 import type { RemoteSession } from "../transport/types";
 import { knobOrder, resolveKnob, undoOrder } from "./knobs/catalogue";
 import { ApplyError, applyOps, readFiles, readSnapshot } from "./knobs/execute";

@@ -10,11 +10,12 @@ import { deviceInputProblems, type GuestDeviceInputs } from "../spec/guest-devic
 import { InputError } from "../spec/issues";
 import { boundedSession, timeoutProblems } from "../spec/timeouts";
 import { hasUnknown } from "../spec/unknown";
-import { withSession } from "../transport/ssh";
+import { withSession } from "../transport/session-pool";
 import type { RemoteSession } from "../transport/types";
 import { observedInputs } from "./guest-device-observe";
 import type { JournalOp } from "../host/journal-plan";
 import { deviceKey, forgetOps, libvirtOwner, recordOps, viewJournal } from "../libvirt/domain-journal";
+import { progressScope, urnInputOf } from "../transport/progress";
 
 /**
  * CRUD of the GuestDevice dynamic resource: one device (interface, block disk
@@ -139,7 +140,7 @@ async function liveOrConfig(s: RemoteSession, name: string, op: "attach" | "deta
   }
 }
 
-export async function create(inputs: GuestDeviceInputs): Promise<pulumi.dynamic.CreateResult> {
+async function createOp(inputs: GuestDeviceInputs): Promise<pulumi.dynamic.CreateResult> {
   const { kind, key } = deviceKeyOf(inputs);
   const id = `${target(inputs)}/${inputs.domain}/${kind}/${key}`;
   return withSession(inputs.connection, async (session) => {
@@ -178,7 +179,7 @@ function journalOf(st: DomainState, inputs: GuestDeviceInputs, target: string, r
   return { view, record: recordOps(view, null), forget: forgetOps(view) };
 }
 
-export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs): Promise<pulumi.dynamic.UpdateResult> {
+async function updateOp(id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs): Promise<pulumi.dynamic.UpdateResult> {
   return withSession(news.connection, async (session) => {
     const s = boundedSession(session, news.timeouts, "update");
     const { st, device, notes } = await preflight(s, news);
@@ -189,7 +190,7 @@ export async function update(id: string, olds: GuestDeviceOutputs, news: GuestDe
 }
 
 /** Compares the definition (and the running domain) with the planned device; drift comes back as observed inputs. */
-export async function read(id: string, props: GuestDeviceOutputs): Promise<pulumi.dynamic.ReadResult> {
+async function readOp(id: string, props: GuestDeviceOutputs): Promise<pulumi.dynamic.ReadResult> {
   return withSession(props.connection, async (session) => {
     const s = boundedSession(session, props.timeouts, "read");
     const st = await readDomainState(s, props.domain);
@@ -198,7 +199,7 @@ export async function read(id: string, props: GuestDeviceOutputs): Promise<pulum
     // Removed by hand: gone from the state, so the next up attaches it again.
     if (!actual) return { id: "", props: {} };
     const o = observe(st, props.device);
-    const inputs = observedInputs(props, actual);
+    const inputs = { ...urnInputOf(props), ...observedInputs(props, actual) };
     if (props.timeouts !== undefined) inputs.timeouts = props.timeouts;
     const outs = outputsOf({ ...props, ...inputs }, st, props.device, props.notes ?? [], o.drift.map(describeDiff));
     return { id, props: { ...props, ...outs }, inputs: inputs as unknown as Record<string, unknown> };
@@ -206,7 +207,7 @@ export async function read(id: string, props: GuestDeviceOutputs): Promise<pulum
 }
 
 /** Detaches the device (live too when the domain runs and has it); a domain or device already gone is fine. */
-export async function remove(_id: string, props: GuestDeviceOutputs): Promise<void> {
+async function removeOp(_id: string, props: GuestDeviceOutputs): Promise<void> {
   await withSession(props.connection, async (session) => {
     const s = boundedSession(session, props.timeouts, "delete");
     const st = await readDomainState(s, props.domain);
@@ -221,3 +222,9 @@ export async function remove(_id: string, props: GuestDeviceOutputs): Promise<vo
     await liveOrConfig(s, props.domain, "detach", xml, o.attachedLive, [], forget);
   });
 }
+
+// Every operation runs in its resource's progress scope: long steps (apply, virsh writes, waits) report on its own row.
+export const create = (inputs: GuestDeviceInputs) => progressScope(inputs, () => createOp(inputs));
+export const update = (id: string, olds: GuestDeviceOutputs, news: GuestDeviceInputs) => progressScope(news, () => updateOp(id, olds, news));
+export const read = (id: string, props: GuestDeviceOutputs) => progressScope(props, () => readOp(id, props));
+export const remove = (id: string, props: GuestDeviceOutputs) => progressScope(props, () => removeOp(id, props));

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownUrnInput } from "./own-urn";
 import type { DevicePart } from "../libvirt/device-xml";
 import type { DiskDeviceInput, HostdevDeviceInput, InterfaceDeviceInput } from "../spec/guest-device";
 
@@ -63,6 +64,8 @@ export class GuestDevice extends pulumi.dynamic.Resource {
   constructor(name: string, args: GuestDeviceArgs, opts?: pulumi.CustomResourceOptions) {
     // Secret as a whole: a key or password given as a plain string must not land in state in clear.
     const outs = { kind: undefined, key: undefined, device: undefined, xml: undefined, attachedLive: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, notes: undefined };
-    super(guestDeviceProvider, name, { ...args, connection: pulumi.secret(args.connection), ...outs }, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "GuestDevice");
+    // Its own URN as a hidden input: the provider shows long steps on this resource's row.
+    const self = ownUrnInput(name, "GuestDevice", opts);
+    super(guestDeviceProvider, name, { ...args, ...self, connection: pulumi.secret(args.connection), ...outs }, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "GuestDevice");
   }
 }

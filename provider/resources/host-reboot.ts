@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { URN_INPUT } from "../transport/progress";
+import { ownUrnInput } from "./own-urn";
 
 /** Serialised provider: loads its implementation by package name at call time (see host-tuning.ts). */
 const hostRebootProvider: pulumi.dynamic.ResourceProvider = {
@@ -32,7 +32,6 @@ export class HostReboot extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HostRebootArgs, opts?: pulumi.CustomResourceOptions) {
     // Its own URN as a hidden input: the provider shows the reboot's progress on this resource's row.
-    const urn = pulumi.createUrn(name, "pulumi-nodejs:dynamic/kvmtune:HostReboot", opts?.parent);
-    super(hostRebootProvider, name, { ...args, [URN_INPUT]: urn, connection: pulumi.secret(args.connection), rebooted: undefined, bootId: undefined, cmdline: undefined, seconds: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "kvmtune", "HostReboot");
+    super(hostRebootProvider, name, { ...args, ...ownUrnInput(name, "HostReboot", opts), connection: pulumi.secret(args.connection), rebooted: undefined, bootId: undefined, cmdline: undefined, seconds: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "kvmtune", "HostReboot");
   }
 }

@@ -9,6 +9,7 @@ import { parseConnection } from "../spec/connection";
 import { InputError } from "../spec/issues";
 import { hasUnknown } from "../spec/unknown";
 import { flattenSettings, groupSettings, type GroupedSettings } from "../spec/tuned-host";
+import { progressScope, urnInputOf } from "../transport/progress";
 
 /**
  * CRUD of the HostTuning dynamic resource. The serialised provider object in
@@ -157,7 +158,7 @@ function keepOriginals(err: unknown, id: string, inputs: HostTuningInputs & { __
   throw err;
 }
 
-export async function create(inputs: HostTuningInputs): Promise<pulumi.dynamic.CreateResult> {
+async function createOp(inputs: HostTuningInputs): Promise<pulumi.dynamic.CreateResult> {
   const id = `${target(inputs)}/${inputs.tag}`;
   try {
     return { id, outs: await apply("create", inputs, {}, []) };
@@ -166,7 +167,7 @@ export async function create(inputs: HostTuningInputs): Promise<pulumi.dynamic.C
   }
 }
 
-export async function update(id: string, olds: HostTuningOutputs, news: HostTuningInputs): Promise<pulumi.dynamic.UpdateResult> {
+async function updateOp(id: string, olds: HostTuningOutputs, news: HostTuningInputs): Promise<pulumi.dynamic.UpdateResult> {
   const previousKeys = Object.keys(flattenSettings(olds.settings));
   try {
     return { outs: await apply("update", news, olds.originals ?? {}, previousKeys, journalOwner(olds)) };
@@ -176,7 +177,7 @@ export async function update(id: string, olds: HostTuningOutputs, news: HostTuni
 }
 
 /** Reads every owned key in one round trip and reports it as both outputs and inputs, so refresh names the drifted key. */
-export async function read(id: string, props: HostTuningOutputs): Promise<pulumi.dynamic.ReadResult> {
+async function readOp(id: string, props: HostTuningOutputs): Promise<pulumi.dynamic.ReadResult> {
   const applied = flattenSettings(props.settings);
   const keys = Object.keys(applied);
   const r = await readHostTuning(props.connection, keys, props.tag, applied, stepTimeoutMs(props.timeouts, "read"));
@@ -185,7 +186,7 @@ export async function read(id: string, props: HostTuningOutputs): Promise<pulumi
   const settings = groupSettings(observed);
   const { persistenceDrift: _earlier, ...rest } = props;
   const outs: HostTuningOutputs = { ...rest, settings, pendingRebootKeys: r.pendingReboot, pendingReboot: r.pendingReboot.length > 0 };
-  const inputs: HostTuningInputs = { connection: props.connection, tag: props.tag, allowManagementInterface: Boolean(props.allowManagementInterface), allowVfRecreate: Boolean(props.allowVfRecreate), settings };
+  const inputs: HostTuningInputs = { ...urnInputOf(props), connection: props.connection, tag: props.tag, allowManagementInterface: Boolean(props.allowManagementInterface), allowVfRecreate: Boolean(props.allowVfRecreate), settings };
   if (props.owner !== undefined) inputs.owner = props.owner;
   if (props.takeOver !== undefined) inputs.takeOver = props.takeOver;
   if (props.timeouts !== undefined) inputs.timeouts = props.timeouts;
@@ -194,6 +195,12 @@ export async function read(id: string, props: HostTuningOutputs): Promise<pulumi
   return { id, props: outs, inputs: inputs as unknown as Record<string, unknown> };
 }
 
-export async function remove(_id: string, props: HostTuningOutputs): Promise<void> {
+async function removeOp(_id: string, props: HostTuningOutputs): Promise<void> {
   await restoreHostTuning(props.connection, props.originals ?? {}, props.tag, journalOwner(props), stepTimeoutMs(props.timeouts, "delete"));
 }
+
+// Every operation runs in its resource's progress scope: long steps (apply, virsh writes, waits) report on its own row.
+export const create = (inputs: HostTuningInputs) => progressScope(inputs, () => createOp(inputs));
+export const update = (id: string, olds: HostTuningOutputs, news: HostTuningInputs) => progressScope(news, () => updateOp(id, olds, news));
+export const read = (id: string, props: HostTuningOutputs) => progressScope(props, () => readOp(id, props));
+export const remove = (id: string, props: HostTuningOutputs) => progressScope(props, () => removeOp(id, props));

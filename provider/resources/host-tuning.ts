@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownUrnInput } from "./own-urn";
 import type { HostFactsSummary } from "../host/facts-summary";
 import type { GroupedSettings } from "../spec/tuned-host";
 
@@ -65,7 +66,9 @@ export class HostTuning extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HostTuningArgs, opts?: pulumi.CustomResourceOptions) {
     // Secret as a whole: a key or password given as a plain string must not land in state in clear.
-    const props = { ...args, connection: pulumi.secret(args.connection), originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined, bootOverrides: undefined };
+    // Its own URN as a hidden input: the provider shows long steps on this resource's row.
+    const self = ownUrnInput(name, "HostTuning", opts);
+    const props = { ...args, ...self, connection: pulumi.secret(args.connection), originals: undefined, pendingReboot: undefined, pendingRebootKeys: undefined, notes: undefined, hostname: undefined, kernel: undefined, facts: undefined, bootOverrides: undefined };
     super(hostTuningProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "HostTuning");
   }
 }

@@ -9,11 +9,12 @@ import { readDomainState, VirshStepError, writeDomain, WriteTimeoutError, type D
 import { DEFAULT_SHUTDOWN_SECONDS, effectiveParts, inputProblems, observedDomain, shutdownFitProblem, type LibvirtDomainInputs } from "../libvirt/virsh-inputs";
 import { classifyLiveDiffs, domainProblems, effectiveLiveParts, observedParts, planLiveNumatune, planLivePins, projectParts, reconcileOwnership } from "../libvirt/virsh-plan";
 import { InputError } from "../spec/issues";
-import { withSession } from "../transport/ssh";
+import { withSession } from "../transport/session-pool";
 import type { RemoteSession } from "../transport/types";
 import { boundedSession } from "../spec/timeouts";
 import type { JournalOp } from "../host/journal-plan";
 import { domainKey, forgetOps, libvirtOwner, recordOps, viewJournal, type JournalView } from "../libvirt/domain-journal";
+import { progressScope, urnInputOf } from "../transport/progress";
 
 /**
  * CRUD of the LibvirtDomain dynamic resource (loaded at call time by the
@@ -202,7 +203,7 @@ function fitted(parts: Partial<OwnedParts>, st: DomainState): Partial<OwnedParts
   return fitParts(parts, parseDomainXml(st.inactiveXml!));
 }
 
-export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynamic.CreateResult> {
+async function createOp(inputs: LibvirtDomainInputs): Promise<pulumi.dynamic.CreateResult> {
   const id = `${target(inputs)}/${inputs.name}`;
   let desired = effectiveParts(inputs);
   return withSession(inputs.connection, async (session) => {
@@ -231,7 +232,7 @@ export async function create(inputs: LibvirtDomainInputs): Promise<pulumi.dynami
   });
 }
 
-export async function update(id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs): Promise<pulumi.dynamic.UpdateResult> {
+async function updateOp(id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs): Promise<pulumi.dynamic.UpdateResult> {
   return withSession(news.connection, async (session) => {
     const s = boundedSession(session, news.timeouts, "update");
     const st = await readDomainState(s, news.name, MEASURED);
@@ -267,7 +268,7 @@ export async function update(id: string, olds: LibvirtDomainOutputs, news: Libvi
  * parts; returns the observed parts (and spec, autostart) as inputs, so refresh
  * names the drifted part, plus `drift`, `state` and `restartRequired`.
  */
-export async function read(id: string, props: LibvirtDomainOutputs): Promise<pulumi.dynamic.ReadResult> {
+async function readOp(id: string, props: LibvirtDomainOutputs): Promise<pulumi.dynamic.ReadResult> {
   return withSession(props.connection, async (session) => {
     const s = boundedSession(session, props.timeouts, "read");
     const st = await readDomainState(s, props.name, MEASURED);
@@ -300,7 +301,7 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
       drift.push(`autostart: ${st.autostart} → ${autostart}`);
       autostart = st.autostart;
     }
-    const inputs: LibvirtDomainInputs = { connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}),
+    const inputs: LibvirtDomainInputs = { ...urnInputOf(props), connection: props.connection, name: props.name, mode: props.mode, ...(domain ? { domain } : {}), parts, ...(props.start !== undefined ? { start: props.start } : {}), ...(autostart !== undefined ? { autostart } : {}),
       ...(props.restart !== undefined ? { restart: props.restart } : {}), ...(props.shutdownTimeoutSeconds !== undefined ? { shutdownTimeoutSeconds: props.shutdownTimeoutSeconds } : {}), ...(props.owner ? { owner: props.owner } : {}),
       ...(props.timeouts !== undefined ? { timeouts: props.timeouts } : {}) };
     // Shown by refresh as a changed input, so `preview --refresh --expect-no-changes` names the guest's measured drift.
@@ -315,7 +316,7 @@ export async function read(id: string, props: LibvirtDomainOutputs): Promise<pul
 }
 
 /** Defined: destroy (if running) and undefine, keeping disk images. Adopted: put the saved originals back; the domain stays. */
-export async function remove(_id: string, props: LibvirtDomainOutputs): Promise<void> {
+async function removeOp(_id: string, props: LibvirtDomainOutputs): Promise<void> {
   await withSession(props.connection, async (session) => {
     const s = boundedSession(session, props.timeouts, "delete");
     const st = await readDomainState(s, props.name, MEASURED);
@@ -368,3 +369,9 @@ function parseDomainOriginals(text: string | null): { parts: Partial<OwnedParts>
     return undefined;
   }
 }
+
+// Every operation runs in its resource's progress scope: long steps (apply, virsh writes, waits) report on its own row.
+export const create = (inputs: LibvirtDomainInputs) => progressScope(inputs, () => createOp(inputs));
+export const update = (id: string, olds: LibvirtDomainOutputs, news: LibvirtDomainInputs) => progressScope(news, () => updateOp(id, olds, news));
+export const read = (id: string, props: LibvirtDomainOutputs) => progressScope(props, () => readOp(id, props));
+export const remove = (id: string, props: LibvirtDomainOutputs) => progressScope(props, () => removeOp(id, props));

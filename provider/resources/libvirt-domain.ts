@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownUrnInput } from "./own-urn";
 import type { DomainSpec } from "../libvirt/domain-builder";
 import type { OwnedParts } from "../libvirt/types";
 import type { ObservedSummary } from "../libvirt/placement-drift";
@@ -80,7 +81,9 @@ export class LibvirtDomain extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: LibvirtDomainArgs, opts?: pulumi.CustomResourceOptions) {
     // Secret as a whole: a key or password given as a plain string must not land in state in clear.
-    const props = { ...args, connection: pulumi.secret(args.connection), uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined, observed: undefined, placementDrift: undefined };
+    // Its own URN as a hidden input: the provider shows long steps on this resource's row.
+    const self = ownUrnInput(name, "LibvirtDomain", opts);
+    const props = { ...args, ...self, connection: pulumi.secret(args.connection), uuid: undefined, xml: undefined, state: undefined, drift: undefined, restartRequired: undefined, restartReasons: undefined, originals: undefined, originalAutostart: undefined, observed: undefined, placementDrift: undefined };
     super(libvirtDomainProvider, name, props, { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] }, "kvmtune", "LibvirtDomain");
   }
 }

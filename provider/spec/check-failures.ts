@@ -4,6 +4,7 @@
  */
 import { parseConnection } from "./connection";
 import { InputError } from "./issues";
+import { URN_INPUT } from "../transport/progress";
 import { hasUnknown } from "./unknown";
 
 /** One check failure: the top-level input it is about, and why. */
@@ -24,7 +25,7 @@ export function startCheck(input: Record<string, unknown>, fields: readonly stri
   const failures: Failure[] = [];
   const fail = (property: string, reasons: string[]) => reasons.forEach((reason) => failures.push({ property, reason }));
   for (const k of Object.keys(news)) {
-    if (!fields.includes(k) && k !== "__provider") fail(k, [`${k}: unknown field; accepted fields: ${fields.join(", ")}`]);
+    if (!fields.includes(k) && k !== "__provider" && k !== URN_INPUT) fail(k, [`${k}: unknown field; accepted fields: ${fields.join(", ")}`]);
   }
   try {
     // Unknown at preview when the connection comes from another resource's outputs.

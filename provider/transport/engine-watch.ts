@@ -18,7 +18,7 @@ let enginePid: number | undefined;
 let gone = false;
 let started = false;
 
-const isProviderProcess = () => /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]dynamic-provider([\\/]index\.js)?$/.test(process.argv[1] ?? "");
+export const isProviderProcess = () => /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]dynamic-provider([\\/]index\.js)?$/.test(process.argv[1] ?? "");
 
 /** The PID of the nearest ancestor whose command name is `pulumi`, within a few levels. */
 function findEngine(): number | undefined {

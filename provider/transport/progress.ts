@@ -28,6 +28,12 @@ import * as path from "node:path";
 /** Hidden input carrying the resource's own URN to its provider (set with pulumi.createUrn in the resource class). */
 export const URN_INPUT = "__kvmtuneUrn";
 
+/** The hidden URN input of `state`, to hand back with a read's inputs (so refresh keeps it); empty when absent. */
+export function urnInputOf(state: unknown): Record<string, string> {
+  const u = (state as Record<string, unknown> | undefined)?.[URN_INPUT];
+  return typeof u === "string" ? { [URN_INPUT]: u } : {};
+}
+
 export interface ProgressMessage {
   message: string;
   /** The resource row it belongs to; undefined: the stack's row. */

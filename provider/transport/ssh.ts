@@ -1,4 +1,3 @@
-import { connectionClosed, connectionOpening } from "./engine-watch";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import type { Duplex } from "node:stream";
 import { connectionSecrets, parseConnection, type ConnectionSpec, type EndpointSpec } from "../spec/connection";
@@ -23,6 +22,8 @@ export class TransportError extends Error {
     message: string,
     secrets: readonly string[] = [],
     partialStdout?: string,
+    /** The command never started (the connection was gone before the channel opened): running it again is safe. */
+    readonly notStarted = false,
   ) {
     super(redact(message, secrets));
     this.name = "TransportError";
@@ -142,6 +143,7 @@ const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 class SshSession implements RemoteSession {
   readonly target: string;
   private closed = false;
+  private lost = false;
 
   constructor(
     private readonly client: Client,
@@ -150,16 +152,22 @@ class SshSession implements RemoteSession {
     private readonly proxy?: Client,
   ) {
     this.target = `${spec.host}:${spec.port}`;
+    // Keepalives (5 s x 3) notice a dead peer: a pooled connection is then not handed out again.
+    client.on("close", () => (this.lost = true));
+  }
+
+  get alive(): boolean {
+    return !this.closed && !this.lost;
   }
 
   run(script: string, opts: RunOptions = {}): Promise<RunResult> {
-    if (this.closed) return Promise.reject(new TransportError("protocol", `session to ${this.target} is closed`));
+    if (this.closed) return Promise.reject(new TransportError("protocol", `session to ${this.target} is closed`, [], undefined, true));
     const framed = frameCommand(script, this.spec.sudo);
     const step = opts.label ? ` (${opts.label})` : "";
     recordCommand(this.target);
     const result = new Promise<RunResult>((resolve, reject) => {
       const started = (err: Error | undefined, channel: ClientChannel) => {
-        if (err) return reject(new TransportError("lost", `cannot start a command on ${this.target}${step}: ${err.message}`, this.secrets));
+        if (err) return reject(new TransportError("lost", `cannot start a command on ${this.target}${step}: ${err.message}`, this.secrets, undefined, true));
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let code: number | undefined;
@@ -198,7 +206,7 @@ class SshSession implements RemoteSession {
         this.client.exec(framed.command, started);
       } catch (err) {
         // ssh2 throws "Not connected" synchronously once the connection is gone.
-        reject(new TransportError("lost", `connection to ${this.target} is gone; cannot run a command${step}: ${(err as Error).message}`, this.secrets));
+        reject(new TransportError("lost", `connection to ${this.target} is gone; cannot run a command${step}: ${(err as Error).message}`, this.secrets, undefined, true));
       }
     });
     // A labelled step that takes a while says so on the resource's row in `pulumi up` (provider process only).
@@ -230,15 +238,3 @@ export async function openSession(connection: unknown): Promise<RemoteSession> {
   }
 }
 
-/** Runs `fn` with one session and always closes it: the "one connection per host per operation" rule. */
-export async function withSession<T>(connection: unknown, fn: (session: RemoteSession) => Promise<T>): Promise<T> {
-  connectionOpening();
-  let session: RemoteSession | undefined;
-  try {
-    session = await openSession(connection);
-    return await fn(session);
-  } finally {
-    session?.close();
-    connectionClosed();
-  }
-}

@@ -21,4 +21,6 @@ export interface RemoteSession {
   /** Runs a POSIX sh script (as root via `sudo -n` when the connection says so). */
   run(script: string, opts?: RunOptions): Promise<RunResult>;
   close(): void;
+  /** false once the connection is known to be closed or lost (a pooled connection is then not reused). */
+  readonly alive?: boolean;
 }

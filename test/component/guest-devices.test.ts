@@ -12,6 +12,13 @@ import { FIXTURE_DIR } from "../fixtures/facts/run-script";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
 const facts = parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8"));
+/** Another resource of the user's program; under the mocks its output is the value it was given. */
+class Made extends pulumi.CustomResource {
+  declare readonly value: pulumi.Output<string>;
+  constructor(name: string, value: unknown) {
+    super("test:index:Made", name, { value });
+  }
+}
 const registered: { type: string; name: string; inputs: Record<string, any> }[] = [];
 const settle = () => new Promise((r) => setTimeout(r, 100));
 const find = (name: string) => registered.find((r) => r.name === name);
@@ -129,7 +136,7 @@ describe("VhostNetwork and PassthroughDisk components (mocks)", function () {
 
   it("take other resources' outputs for a VF address, a PF, a bridge, a disk path and a PCI address; the host's facts judge the values they resolve to", async () => {
     // A resource whose output is the value it was given (the mocks echo inputs as state).
-    const out = (name: string, value: string) => (new pulumi.CustomResource("test:index:Made", name, { value }) as unknown as { value: pulumi.Output<string> }).value;
+    const out = (name: string, value: string) => new Made(name, value).value;
     new kvmtune.VhostNetwork("o-vf", { guest, facts, mode: "sriov", vf: out("o-vf-addr", "0000:18:02.0"), pf: out("o-pf", "0000:18:00.0"), numVfs: 4, mac: "52:54:00:00:00:43" });
     new kvmtune.VhostNetwork("o-br", { guest, facts, source: out("o-br-name", "br0"), bridgeMtu: 9000, mtu: 9000 });
     new kvmtune.PassthroughDisk("o-disk", { guest, facts, path: out("o-disk-path", "/dev/sdc") });

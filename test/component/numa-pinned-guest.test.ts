@@ -12,6 +12,13 @@ import { withoutIsolation } from "../fixtures/topologies/named";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4R9z/TIOObTKEO64Ptvl8pVbxNHFg9yEu4dEiJJdIx";
 // Before its isolcpus (2-3,10-11), which would leave guests 4 CPUs: isolation has its own tests.
 const facts = withoutIsolation(parseHostFacts(readFileSync(join(FIXTURE_DIR, "hv01-2socket.txt"), "utf8")));
+/** Another resource of the user's program; under the mocks its output is the value it was given. */
+class Made extends pulumi.CustomResource {
+  declare readonly value: pulumi.Output<string>;
+  constructor(name: string, value: unknown) {
+    super("test:index:Made", name, { value });
+  }
+}
 const registered: { type: string; name: string; inputs: Record<string, any> }[] = [];
 const unwrap = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
 
@@ -231,7 +238,7 @@ describe("NumaPinnedGuest component (mocks)", function () {
 
     it("takes device names and disk paths that are other resources' outputs: the plan waits for them, a bad one fails the preview", async () => {
       // A resource whose output is the value it was given (the mocks echo inputs as state).
-      const out = (name: string, value: unknown) => (new pulumi.CustomResource("test:index:Made", name, { value }) as unknown as { value: pulumi.Output<string> }).value;
+      const out = (name: string, value: unknown) => new Made(name, value).value;
       const g = new kvmtune.NumaPinnedGuest("nd-out", {
         host: on("10.4.0.5"), facts: { ...facts, machineId: "nd-5" }, vcpus: 2, memoryMiB: 512,
         numaDevices: [out("nvme", "/dev/nvme0n1")], deviceAffinity: "required", disks: [{ path: out("img", "/var/lib/libvirt/images/nd-out.qcow2") }],

@@ -169,6 +169,11 @@ describe("TunedHost component (mocks)", function () {
     // Pending settings carry their values, so a new value of the same key is a new reboot.
     assert.deepEqual(reboot.inputs.pending, ["cmdline:isolcpus=managed_irq,domain,2-3", "cmdline:nohz_full=2-3", "cmdline:rcu_nocbs=2-3"]);
     assert.equal(registered.some((r) => r.name === "hv-norb-reboot"), false);
+    // Each resource knows its own row (progress goes there), without waiting for its siblings: a URN Output would
+    // depend on the component, i.e. on all its children, and deadlock HostTuning against the HostReboot waiting for it.
+    const parent = "urn:pulumi:stack::proj::kvmtune:index:TunedHost$pulumi-nodejs:dynamic/kvmtune";
+    assert.equal(registered.find((r) => r.name === "hv-rb-tuning")!.inputs.__kvmtuneUrn, `${parent}:HostTuning::hv-rb-tuning`);
+    assert.equal(reboot.inputs.__kvmtuneUrn, `${parent}:HostReboot::hv-rb-reboot`);
     assert.throws(() => new kvmtune.TunedHost("hv-bad", { connection: { host: "10.0.0.7", password: "pw12" }, reboot: "always" as never }), /reboot "always" is not accepted; expected "never" or "when-pending"/);
   });
 

@@ -114,6 +114,8 @@ describe("libvirt on a whole host: hugepage-backed guests from TunedHost pools, 
     assert.equal((await host.sh("cat /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages")).trim(), "0");
     guests = { g1: { nodes: [1], numaMode: "strict", lockedMemory: true, iothreads: 1, emulatorPolicy: "isolate" } };
     const r = await up();
+    // The define-and-start (about 13 s under TCG) says what it does on the domain's own row, not the stack's.
+    assert.match(engine.output(), /kvmtune:LibvirtDomain +g1-domain +creating \(\d+s\) +127\.0\.0\.1: write domain \([^)]*start[^)]*\) \(\d+ s\)/, engine.output());
     const g = r.outputs.g1.value;
     const pin = String(g.plan.vcpuPins[0]);
     const emulator = formatCpuList(g.plan.emulatorCpus);

@@ -31,6 +31,8 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
       return { pendingReboot: host.pendingReboot, settings: host.settings, originals: host.originals };
     });
   });
+  /** Logins so far in the host's sshd log, this call's own included (one per SSH connection). */
+  const logins = async () => Number((await vm.ssh("grep -c 'Accepted publickey for' /var/log/sshd.log")).stdout.trim());
   after(async () => {
     await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
     await vm?.stop();
@@ -68,9 +70,26 @@ describe("TunedHost with the real Pulumi engine (real-kernel VM)", function () {
     const plain = await engine.run((onOutput) => engine.stack.up({ onOutput }));
     assert.equal(plain.summary.resourceChanges?.update ?? 0, 0);
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "33\n");
+    const before = await logins();
     const up = await engine.run((onOutput) => engine.stack.up({ onOutput, refresh: true }));
     assert.equal(up.summary.resourceChanges?.update, 1);
+    // The refresh's read and the update share one SSH connection (the provider process keeps it for the run).
+    assert.equal(await logins() - before - 1, 1, "SSH connections of up --refresh to a drifted host");
     assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "10\n");
+  });
+
+  it("up with a program change opens one SSH connection to the host", async () => {
+    swappiness = 20;
+    try {
+      const before = await logins();
+      const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+      assert.equal(up.summary.resourceChanges?.update, 1);
+      assert.equal(await logins() - before - 1, 1, "SSH connections of up with a change");
+      assert.equal((await vm.ssh("cat /proc/sys/vm/swappiness")).stdout, "20\n");
+    } finally {
+      swappiness = 10;
+    }
+    await engine.run((onOutput) => engine.stack.up({ onOutput }));
   });
 
   it("names a hand edit of its own persistence file (file and line) as drift, and up rewrites the file", async () => {

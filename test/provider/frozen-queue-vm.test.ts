@@ -11,7 +11,7 @@ import { readHostFacts } from "../../provider/host/read-facts";
 import { ApplyError, applyOps, readSnapshot } from "../../provider/host/knobs/execute";
 import type { RemoteOp } from "../../provider/host/knobs/types";
 import { applyHostTuning, readHostTuning, restoreHostTuning } from "../../provider/host/tuning";
-import { withSession } from "../../provider/transport/ssh";
+import { withSession } from "../../provider/transport/session-pool";
 import { startTestVm, type TestVm } from "../support/vm";
 
 const MiB = 1048576;

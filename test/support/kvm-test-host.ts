@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { withSession } from "../../provider/transport/ssh";
+import { withSession } from "../../provider/transport/session-pool";
 import { startDebianHost, type DebianHost } from "./debian-host";
 
 export interface KvmTestHost {

@@ -31,6 +31,8 @@ export interface LocalSshd {
   pid: number;
   /** Runs `cmd` as root through the system ssh client, host key pinned. */
   ssh(cmd: string, opts?: SshCallOptions): Promise<SshResult>;
+  /** Logins so far, as sshd's own log counts them ("Accepted publickey for ..."): one per SSH connection. */
+  logins(): number;
   stop(): Promise<void>;
 }
 
@@ -77,7 +79,7 @@ async function tryStart(opts: LocalSshdOptions): Promise<{ sshd: LocalSshd } | {
   if (!failed) {
     const knownHostsPath = path.join(dir, "known_hosts");
     writeKnownHosts(knownHostsPath, "127.0.0.1", port, hostKey);
-    return { sshd: make(child, port, hostKey, knownHostsPath) };
+    return { sshd: make(child, port, hostKey, knownHostsPath, path.join(dir, "sshd.log")) };
   }
   const log = readLog(dir);
   await stopProcess(child);
@@ -128,7 +130,7 @@ function readLog(dir: string): string {
   }
 }
 
-function make(child: ChildProcess, port: number, hostKey: string, knownHostsPath: string): LocalSshd {
+function make(child: ChildProcess, port: number, hostKey: string, knownHostsPath: string, log: string): LocalSshd {
   const keys = suiteKeys();
   const target = { host: "127.0.0.1", port, clientKeyPath: keys.clientKeyPath, knownHostsPath };
   let stopping: Promise<void> | undefined;
@@ -141,6 +143,7 @@ function make(child: ChildProcess, port: number, hostKey: string, knownHostsPath
     hostKeyFingerprint: fingerprint(hostKey),
     pid: child.pid as number,
     ssh: (cmd, o) => runSsh(target, "root", cmd, o),
+    logins: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").match(/^.*Accepted publickey for /gm)?.length ?? 0 : 0),
     stop: () => (stopping ??= stopProcess(child)),
   };
 }
