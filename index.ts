@@ -1,6 +1,7 @@
 // kvmtune: declarative KVM performance tuning for Pulumi.
 export type { ConnectionArgs, ProxyConnectionArgs } from "./components/connection";
 export { TunedHost, type TunedHostArgs } from "./components/tuned-host";
+export { TunedFleet, type TunedFleetArgs } from "./components/tuned-fleet";
 export { HostTuning, type HostTuningArgs } from "./provider/resources/host-tuning";
 export { readHostFacts } from "./provider/host/read-facts";
 export type { HostFacts } from "./provider/host/facts";
