@@ -30,7 +30,7 @@ interface Substitution {
  * must occur exactly once in its block, so a README edit that moves or drops it fails here by name instead
  * of silently running something else.
  */
-function substitutions(port: number, svgPath: string): Substitution[] {
+function substitutions(port: number, svgPath: string, fleetPorts: number[]): Substitution[] {
   return [
     {
       heading: "Tune a real host",
@@ -44,6 +44,20 @@ function substitutions(port: number, svgPath: string): Substitution[] {
       replace: `hostKey: ${JSON.stringify(suiteKeys().hostPublicKey)},`,
       why: 'the README elides the key ("AAAA..."); the suite\'s pinned host key stands in',
     },
+    ...[11, 12, 13].flatMap((n, i) => [
+      {
+        heading: "TunedFleet: staged rollout",
+        find: `host: "hv${n}.example.net",`,
+        replace: `host: "127.0.0.1", port: ${fleetPorts[i]},`,
+        why: "no real hosts: loopback ports nothing listens on, one per host (one host per TunedHost owner)",
+      },
+      {
+        heading: "TunedFleet: staged rollout",
+        find: `hostKey: "ssh-ed25519 AAAA...${n}"`,
+        replace: `hostKey: ${JSON.stringify(suiteKeys().hostPublicKey)}`,
+        why: "the README elides the keys; the suite's pinned host key stands in",
+      },
+    ]),
     {
       heading: "NumaPinnedGuest",
       find: 'placementSvgPath: "db1-placement.svg"',
@@ -67,7 +81,7 @@ function assemble(blocks: ReadmeBlock[], subs: Substitution[]): string {
   const program = parts.join("\n");
   // Every component the blocks construct comes from the README's own import of kvmtune (a block copied alone must not miss it).
   const imported = /import \{([^}]*)\} from "kvmtune";/.exec(program)?.[1].split(",").map((n) => n.trim()) ?? [];
-  for (const [, used] of program.matchAll(/\bnew (TunedHost|NumaPinnedGuest|VhostNetwork|PassthroughDisk)\(/g)) assert.ok(imported.includes(used), `the README's program uses ${used} without importing it from "kvmtune"`);
+  for (const [, used] of program.matchAll(/\bnew (TunedHost|TunedFleet|NumaPinnedGuest|VhostNetwork|PassthroughDisk)\(/g)) assert.ok(imported.includes(used), `the README's program uses ${used} without importing it from "kvmtune"`);
   return program;
 }
 
@@ -108,12 +122,14 @@ describe("the README's example as one program, through the real Pulumi engine", 
   this.timeout(PREVIEW_BOUND_MS + 120_000);
   let engine: EngineStack;
   let port: number;
+  let fleetPorts: number[];
   let source: string;
 
   before(async () => {
     port = await freePort();
+    fleetPorts = [await freePort(), await freePort(), await freePort()];
     engine = await inlineStack("kvmtune-readme", async () => runProgram(source));
-    source = assemble(readmeBlocks("ts"), substitutions(port, path.join(engine.dir, "db1-placement.svg")));
+    source = assemble(readmeBlocks("ts"), substitutions(port, path.join(engine.dir, "db1-placement.svg"), fleetPorts));
     // The README reads the key with config.requireSecret("privateKey"): given as stack config, as a user would.
     await engine.stack.setConfig("privateKey", { value: suiteKeys().clientPrivateKey, secret: true });
   });
@@ -122,7 +138,7 @@ describe("the README's example as one program, through the real Pulumi engine", 
   });
 
   it("finds every ts block of the README (the program's sections, in order)", () => {
-    assert.deepEqual(readmeBlocks("ts").map((b) => b.heading), ["Tune a real host", "NumaPinnedGuest", "VhostNetwork", "PassthroughDisk"]);
+    assert.deepEqual(readmeBlocks("ts").map((b) => b.heading), ["Tune a real host", "NumaPinnedGuest", "VhostNetwork", "PassthroughDisk", "TunedFleet: staged rollout"]);
   });
 
   it("the assembled program type-checks against kvmtune's index", () => {
@@ -174,6 +190,16 @@ describe("the README's example as one program, through the real Pulumi engine", 
     const unreachable = `root@127.0.0.1:PORT unreachable after 3 attempt(s) in N s: cannot connect to 127.0.0.1:PORT: connect ECONNREFUSED 127.0.0.1:PORT`;
     const warning = `warning: could not read the facts of 127.0.0.1:PORT to check its boot loader and what else sets these settings at boot: ${unreachable}`;
     const diags = diagnostics(out, port);
+    // The fleet's later batches wait for its canary, so how far they get before the guest's error ends the preview
+    // varies; each of its hosts that got as far as its facts warns exactly like hv01, about its own port.
+    const fleet = ["hv11", "hv12", "hv13"].filter((n) => diags[`kvmtune:index:TunedHost (${n})`]);
+    fleet.forEach((n) => {
+      const p = fleetPorts[Number(n.slice(3)) - 1];
+      assert.deepEqual(diags[`kvmtune:index:TunedHost (${n})`].map((l) => l.replaceAll(`:${p}`, ":PORT")), [warning], out);
+      delete diags[`kvmtune:index:TunedHost (${n})`];
+    });
+    assert.deepEqual(diags["kvmtune:index:TunedFleet (rack1)"], ["rollout of 3 host(s): batch 1 (canary): hv11; batch 2: hv12, hv13"]);
+    delete diags["kvmtune:index:TunedFleet (rack1)"];
     assert.deepEqual(Object.keys(diags).sort(), ["kvmtune:index:TunedHost (db1-vf-host)", "kvmtune:index:TunedHost (hv01)", "pulumi-nodejs:dynamic/kvmtune:LibvirtDomain (db1-domain)"], out);
     assert.deepEqual(diags["kvmtune:index:TunedHost (hv01)"], [warning]);
     assert.deepEqual(diags["kvmtune:index:TunedHost (db1-vf-host)"], [warning]);
@@ -182,7 +208,13 @@ describe("the README's example as one program, through the real Pulumi engine", 
     assert.ok(guestError.startsWith("error: pulumi-nodejs:dynamic/kvmtune:LibvirtDomain resource 'db1-domain': "), guestError);
     assert.ok(guestError.includes('NumaPinnedGuest "db1"') && guestError.includes("127.0.0.1:PORT") && guestError.endsWith(unreachable), guestError);
     assert.ok(!out.includes("both set"), out);
-    assert.deepEqual(creates(out), [
+    const planned = creates(out);
+    // At least the canary; its batch-mates only when they registered before the preview ended (see above).
+    const fleetCreates = ["kvmtune:index:TunedFleet rack1", "kvmtune:index:TunedHost hv11", "pulumi-nodejs:dynamic/kvmtune:HostTuning hv11-tuning"];
+    for (const c of fleetCreates) assert.ok(planned.includes(c), `${c} missing from ${JSON.stringify(planned)}`);
+    const optional = ["kvmtune:index:TunedHost hv12", "kvmtune:index:TunedHost hv13", "pulumi-nodejs:dynamic/kvmtune:HostTuning hv12-tuning", "pulumi-nodejs:dynamic/kvmtune:HostTuning hv13-tuning"];
+    const rest = planned.filter((c) => !fleetCreates.includes(c) && !optional.includes(c));
+    assert.deepEqual(rest, [
       "kvmtune:index:NumaPinnedGuest db1",
       "kvmtune:index:PassthroughDisk db1-data",
       "kvmtune:index:PassthroughDisk db1-nvme",
@@ -194,7 +226,7 @@ describe("the README's example as one program, through the real Pulumi engine", 
       "pulumi-nodejs:dynamic/kvmtune:HostTuning hv01-tuning",
       "pulumi:pulumi:Stack kvmtune-readme-dev",
     ]);
-    assert.match(out, /\nResources:\n {4}\+ 10 to create\n {4}1 errored\n/);
+    assert.match(out, new RegExp(`\\nResources:\\n {4}\\+ ${planned.length} to create\\n {4}1 errored\\n`));
   });
 });
 
