@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages the provider test bed (test/support/) needs:
 # qemu + the cloud kernel package resolution, OpenSSH, and the host files copied
 # into the test VM's initramfs (busybox, sudo + PAM, kmod), and the tools that
-# build the whole Debian test host's disk (debootstrap, sfdisk). Idempotent.
+# build the whole Debian test host's disk (debootstrap, sfdisk), and Ansible as
+# bench:fleet's peer. Idempotent.
 set -euo pipefail
 
 PACKAGES=(
@@ -15,6 +16,8 @@ PACKAGES=(
   util-linux                          # setpriv --pdeathsig
   dpkg apt libc-bin                   # dpkg-deb, apt-get download, ldd
   debootstrap fdisk e2fsprogs         # the whole Debian test host's disk image (sfdisk, mkfs.ext4 -d)
+  socat iproute2                      # bench:fleet's namespace hosts (loopback bridge, lo and eth1)
+  ansible                             # bench:fleet's peer: Debian's Ansible 7 (ansible-core 2.14 + ansible.posix)
 )
 
 export DEBIAN_FRONTEND=noninteractive
