@@ -30,8 +30,8 @@ export interface EngineStack {
   run<T>(fn: (onOutput: (s: string) => void) => Promise<T>): Promise<T>;
 }
 
-/** A fresh stack for an inline program, with its own file backend in a run dir. */
-export async function inlineStack(projectName: string, program: () => Promise<Record<string, unknown> | void>): Promise<EngineStack> {
+/** A fresh stack for an inline program, with its own file backend in a run dir. `env` adds to the CLI's (and so its plugins') environment. */
+export async function inlineStack(projectName: string, program: () => Promise<Record<string, unknown> | void>, env: Record<string, string> = {}): Promise<EngineStack> {
   const bin = pulumiBinDir();
   const dir = makeRunDir("engine");
   const state = path.join(dir, "state");
@@ -49,6 +49,7 @@ export async function inlineStack(projectName: string, program: () => Promise<Re
     // The dynamic-provider plugin resolves @pulumi/pulumi and kvmtune from here (node_modules/kvmtune links the repo).
     NODE_PATH: path.join(REPO, "node_modules"),
     PATH: `${bin}:${process.env.PATH}`,
+    ...env,
   };
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
   const ws = await LocalWorkspace.create({ workDir: dir, envVars, pulumiCommand, program, projectSettings: { name: projectName, runtime: "nodejs", backend: { url: `file://${state}` } } });
