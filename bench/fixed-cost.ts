@@ -77,11 +77,11 @@ function printTable(results: Record<Op, OpBreakdown[]>): Record<string, unknown>
   const row = (label: string, pick: (b: OpBreakdown) => number) => console.log(`${label.padEnd(26)}${OPS.map((op) => fmt(median(results[op].map(pick))).padStart(18)).join("")}`);
   row("wall", (b) => b.wall);
   for (const p of PARTS) row(`  ${p}`, (b) => b.parts[p]);
-  // Packages under 5 ms in every op are summed into one line.
+  // Packages under 10 ms in every op are summed into one line.
   const byPackage = (title: string, pick: (b: OpBreakdown) => Record<string, number>) => {
     console.log(title);
     const names = [...new Set(OPS.flatMap((op) => results[op].flatMap((b) => Object.keys(pick(b)))))].sort();
-    const big = names.filter((k) => OPS.some((op) => median(results[op].map((b) => pick(b)[k] ?? 0)) >= 5));
+    const big = names.filter((k) => OPS.some((op) => median(results[op].map((b) => pick(b)[k] ?? 0)) >= 10));
     for (const k of big) row(`  ${k}`, (b) => pick(b)[k] ?? 0);
     const rest = names.filter((k) => !big.includes(k));
     if (rest.length) row(`  ${rest.length} others`, (b) => rest.reduce((s, k) => s + (pick(b)[k] ?? 0), 0));

@@ -5,8 +5,6 @@
  * LibvirtDomain (dom.ts, parts-read.ts); a domain that does not parse is named
  * in `problems`, never fatal to the facts read.
  */
-import { parseDomainXml } from "../libvirt/dom";
-import { readOwnedParts } from "../libvirt/parts-read";
 import type { MemorySize, OwnedParts } from "../libvirt/types";
 import { parseLibvirtCpuset, sizeInBytes } from "../libvirt/values";
 import type { FactsDump } from "./facts-dump";
@@ -88,6 +86,9 @@ export function readHostDomains(dump: FactsDump): HostDomainsFacts {
 
 /** One domain from its XML, its state from `virsh -q list --all` rows (" 3   web7   running"). */
 export function parseHostDomain(xml: string, virshList = ""): HostDomain {
+  // The XML parser (and @xmldom/xmldom) loads only when a host has domains to parse: a TunedHost's facts rarely do.
+  const { parseDomainXml } = require("../libvirt/dom") as typeof import("../libvirt/dom");
+  const { readOwnedParts } = require("../libvirt/parts-read") as typeof import("../libvirt/parts-read");
   const doc = parseDomainXml(xml);
   const nameEl = doc.domain.getElementsByTagName("name")[0];
   const name = nameEl?.textContent?.trim() ?? "";

@@ -1,5 +1,5 @@
 import { FACTS_SCRIPT_BODY } from "../facts-script";
-import { parseHostFacts, type HostFacts } from "../facts";
+import type { HostFacts } from "../facts";
 import { TransportError } from "../../transport/ssh";
 import type { RemoteSession } from "../../transport/types";
 import { APPLY_SCRIPT, describeOp, encodeOps, parseApplyOutput, parseReadOutput, READ_SCRIPT, type FileReads } from "./remote";
@@ -47,6 +47,8 @@ export async function readSnapshot(session: RemoteSession, paths: readonly strin
   if (r.code !== 0) throw failure(session, "reading host state", r.code, r.stderr);
   const at = r.stdout.indexOf(`\n${KNOBS_MARK}\n`);
   if (at < 0) throw new Error(`reading host state on ${session.target}: output was cut short`);
+  // Loaded here, not at the top: a provider process that only checks, diffs or reads knob files (refresh) never parses facts.
+  const { parseHostFacts } = require("../facts") as typeof import("../facts");
   return { facts: parseHostFacts(r.stdout.slice(0, at + 1)), files: parseReadOutput(r.stdout.slice(at + KNOBS_MARK.length + 2)) };
 }
 
