@@ -54,6 +54,8 @@ for d in etc var; do
   mkdir -p /run/kvmt/ov/$d /run/kvmt/ov/$d-work
   mount -t overlay overlay -o lowerdir=/$d,upperdir=/run/kvmt/ov/$d,workdir=/run/kvmt/ov/$d-work /$d
 done
+# As on a host with udev (this machine may have none): both tools persist the MTU there.
+mkdir -p /etc/udev/rules.d
 mount -o remount,bind,ro /
 ${[...masks, ...frozen].join("\n")}
 /usr/sbin/sshd -D -f "$D/sshd_config" -E "$D/sshd.log" &
