@@ -21,8 +21,8 @@ describe("examples/fleet with the real Pulumi engine (two real-kernel hosts)", f
     engine = await inlineStack("kvmtune-fleet", async () => {
       // The example is a Pulumi program module: load it afresh for each engine run.
       for (const k of Object.keys(require.cache)) if (k.includes(`${path.sep}examples${path.sep}fleet${path.sep}`)) delete require.cache[k];
-      const mod = require(FLEET) as { pendingReboot: unknown };
-      return { pendingReboot: mod.pendingReboot };
+      const mod = require(FLEET) as { pendingReboot: unknown; batches: unknown };
+      return { pendingReboot: mod.pendingReboot, batches: mod.batches };
     });
     const hosts = vms.map((vm, i) => ({ name: `hv0${i + 1}`, address: vm.host, port: vm.port, user: "root", hostKey: vm.hostKey, dataDisks: ["vdb"], guestCpus: "2-3", gigPagesPerNode: [] }));
     await engine.stack.setConfig("hosts", { value: JSON.stringify(hosts) });
@@ -33,14 +33,16 @@ describe("examples/fleet with the real Pulumi engine (two real-kernel hosts)", f
     await Promise.all(vms.map((v) => v.stop()));
   });
 
-  it("tunes every listed host with the company profile, previews clean, and destroy restores them", async () => {
+  it("tunes every listed host with the company profile, canary first, previews clean, and destroy restores them", async () => {
     const before = await Promise.all(vms.map(async (vm) => (await vm.ssh(READ)).stdout));
     const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
     assert.equal(up.summary.result, "succeeded");
     assert.deepEqual(up.outputs.pendingReboot.value, ["hv01", "hv02"]);
+    // The canary first, then the rest.
+    assert.deepEqual(up.outputs.batches.value, [["hv01"], ["hv02"]]);
     for (const vm of vms) assert.equal((await vm.ssh(READ)).stdout, "10\n[none] mq-deadline \n4096\n0\n1\n");
     const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, expectNoChanges: true, refresh: true }));
-    assert.deepEqual(pre.changeSummary, { same: 5 });
+    assert.deepEqual(pre.changeSummary, { same: 6 });
     await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
     assert.deepEqual(await Promise.all(vms.map(async (vm) => (await vm.ssh(READ)).stdout)), before);
   });
