@@ -74,7 +74,8 @@ async function acquire(connection: unknown): Promise<{ entry: Entry; reused: boo
     clearTimeout(e.idle);
     e.users++;
     try {
-      await e.ready;
+      // Set here too: this waiter may resume before the operation that dialled.
+      e.session ??= await e.ready;
     } catch {
       // The dial another operation started failed: that operation reports it; this one dials itself.
       release(e);
