@@ -41,9 +41,10 @@ import * as path from "node:path";
 import { testbedCacheDir } from "./cache";
 import { fingerprint, suiteKeys } from "./keys";
 import { makeRunDir, pdeathsigPrefix, rmTree, stopProcess, track } from "./processes";
+import { startSocatBridge } from "./socat-bridge";
 import { shQuote } from "../../provider/transport/framing";
 import {
-  freePort, runSsh, sshArgs, SshCallOptions, SshResult, SshTarget, waitForSshBanner, writeKnownHosts,
+  runSsh, sshArgs, SshCallOptions, SshResult, SshTarget, waitForSshBanner, writeKnownHosts,
 } from "./ssh-client";
 
 export interface LibvirtdOptions {
@@ -204,7 +205,6 @@ export function preflightLibvirtd(): void {
 }
 
 const BRIDGE_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/;
-const PORT_ATTEMPTS = 3;
 
 export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirtd> {
   preflightLibvirtd();
@@ -238,25 +238,9 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
     // stop (or the suite's exit handlers) also removes the run dir
     track(holder, `libvirtd namespace (${path.basename(dir)})`, () => rmTree(dir));
 
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      bridge = spawn(
-        pdeathsigPrefix[0],
-        [...pdeathsigPrefix.slice(1), "/usr/bin/socat",
-          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,nodelay`, `UNIX-CONNECT:${path.join(dir, "ssh.sock")}`],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
-      track(bridge, `libvirtd ssh bridge :${port}`);
-      let err = "";
-      bridge.stderr?.on("data", (b: Buffer) => (err += b.toString()));
-      const bound = await waitBound(bridge, port, 5000);
-      if (bound === true) break;
-      await stopProcess(bridge, 500);
-      bridge = undefined;
-      if (attempt < PORT_ATTEMPTS && /Address already in use/.test(err + bound)) continue;
-      throw new Error(`libvirtd test bed: socat bridge on 127.0.0.1:${port} failed: ${bound} ${err}`);
-    }
+    const started = await startSocatBridge(path.join(dir, "ssh.sock"), "libvirtd test bed");
+    bridge = started.child;
+    const port = started.port;
 
     const timeoutMs = opts.startTimeoutMs ?? 60_000;
     const h = holder;
@@ -565,28 +549,6 @@ echo "init: all children exited"
   );
 }
 
-/** Resolves true once socat listens on the port, or a reason when it exited. */
-function waitBound(child: ChildProcess, port: number, timeoutMs: number): Promise<true | string> {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve) => {
-    const tick = () => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(`socat exited (${child.exitCode ?? child.signalCode})`);
-      let listening = false;
-      try {
-        // state 0A = LISTEN, local address 0100007F:PORT
-        listening = fs.readFileSync("/proc/net/tcp", "utf8").split("\n")
-          .some((l) => { const f = l.trim().split(/\s+/); return f[1] === `0100007F:${hex}` && f[3] === "0A"; });
-      } catch {
-        // keep polling
-      }
-      if (listening) return resolve(true);
-      if (Date.now() > until) return resolve(`socat did not listen within ${timeoutMs} ms`);
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 function children(pid: number): number[] {
   try {
