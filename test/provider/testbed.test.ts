@@ -3,9 +3,10 @@
 import { strict as assert } from "node:assert";
 import { sharedTestVm } from "../support/shared-vm";
 import { startLocalSshd, LocalSshd } from "../support/sshd";
-import { TestVm } from "../support/vm";
+import * as fs from "node:fs";
+import { bootStage, startTestVm, TestVm } from "../support/vm";
 import { buildImage } from "../support/build-image";
-import { NOISY_STDERR_LINE, NOISY_STDOUT_LINE } from "../support/rootfs-files";
+import { INIT_STARTED_MARK, NOISY_STDERR_LINE, NOISY_STDOUT_LINE, SSHD_STARTED_MARK } from "../support/rootfs-files";
 import { trackedProcesses } from "../support/processes";
 
 const cpulist = (cpus: number[]) => `${cpus[0]}-${cpus[cpus.length - 1]}`;
@@ -115,6 +116,31 @@ describe("test bed: real-kernel VM", function () {
 
   it("is tracked for cleanup by PID", function () {
     assert.ok(trackedProcesses().some((p) => p.pid === vm.pid && p.label.startsWith("qemu ")));
+  });
+
+  it("marks rcS's start on the console, before sshd's", function () {
+    const serial = fs.readFileSync(vm.serialLogPath, "utf8");
+    assert.ok(serial.indexOf(INIT_STARTED_MARK) >= 0 && serial.indexOf(INIT_STARTED_MARK) < serial.indexOf(SSHD_STARTED_MARK), serial);
+    assert.equal(bootStage(serial), "sshd started but did not answer");
+  });
+
+  it("names a boot that stalls before rcS, boots a fresh qemu once, then gives up", async function () {
+    // -S: the CPUs never start, as in a stalled TCG guest
+    const before = trackedProcesses().length;
+    const logged: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => (logged.push(String(s)), true)) as typeof process.stderr.write;
+    let err: Error | undefined;
+    try {
+      await startTestVm({ name: "kvmt-stall", extraQemuArgs: ["-S"], kernelStallMs: 2000 });
+    } catch (e) {
+      err = e as Error;
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.match(err?.message ?? "", /^test VM kvmt-stall did not boot: no rcS within 2 s \(stalled in the kernel \(rcS never started\)\)\n/);
+    assert.equal(logged.filter((l) => l.startsWith("[testbed] kvmt-stall stalled before sshd; booting a fresh qemu.")).length, 1);
+    assert.equal(trackedProcesses().length, before);
   });
 });
 

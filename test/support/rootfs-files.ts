@@ -6,6 +6,8 @@ export const NOISY_STDOUT_LINE = "kvmtune-testbed noise: hello from .bashrc on s
 export const NOISY_STDERR_LINE = "kvmtune-testbed noise: hello from motd on stderr";
 /** Printed on the serial console once sshd is running. */
 export const SSHD_STARTED_MARK = "kvmtune-init: sshd started";
+/** Printed first by rcS: the kernel booted ("quiet" prints nothing before it). */
+export const INIT_STARTED_MARK = "kvmtune-init: rcS started";
 
 /** Dirs later tests write persistence files into; empty, writable (rootfs). */
 export const PERSISTENCE_DIRS = ["etc/sysctl.d", "etc/modules-load.d", "etc/modprobe.d", "etc/udev/rules.d"];
@@ -104,6 +106,7 @@ export const inittab = () =>
   ["::sysinit:/etc/init.d/rcS", "::shutdown:/bin/sync", "::shutdown:/bin/umount -a -r", ""].join("\n");
 
 export const rcS = (bootModules: string[]) => `#!/bin/sh
+echo "${INIT_STARTED_MARK}"
 export PATH=/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

@@ -29,6 +29,8 @@ export interface TestVmOptions {
   kernelArgs?: string | string[];
   /** Default 240 s (TCG on 2 cores is slow). */
   bootTimeoutMs?: number;
+  /** A boot without rcS's first console line by then is a stall, retried once with a fresh qemu; default 120 s. */
+  kernelStallMs?: number;
   /** Let a guest reboot restart the VM (default: qemu exits on reboot, -no-reboot). */
   allowReboot?: boolean;
 }

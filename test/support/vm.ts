@@ -10,6 +10,7 @@ import { makeRunDir, pdeathsigPrefix, rmTree, stopProcess, track } from "./proce
 import { hmpCommand } from "./hmp";
 import { freePort, runSsh, SshCallOptions, SshResult, SshTarget, waitForSshBanner, writeKnownHosts } from "./ssh-client";
 import { qemuArgs, planVm, TestVmOptions, Told, VmPlan } from "./vm-plan";
+import { INIT_STARTED_MARK, SSHD_STARTED_MARK } from "./rootfs-files";
 
 export type { TestVmOptions, Told } from "./vm-plan";
 
@@ -46,21 +47,38 @@ export interface TestVm {
 // TCG boots in ~4 s on an idle 2-core machine; a loaded one (other VMs, a Go build) can take many times that.
 const BOOT_TIMEOUT_MS = 240_000;
 const PORT_ATTEMPTS = 3;
+// Rarely a TCG guest stops before sshd and never moves again (seen once in CI: nothing after
+// SeaBIOS for 240 s while the same image booted beside it). One fresh qemu is worth a try.
+const STALL_ATTEMPTS = 2;
+// The kernel part takes ~2.5 s idle; 120 s without rcS is a stall, not load.
+const KERNEL_STALL_MS = 120_000;
 
 export async function startTestVm(opts: TestVmOptions = {}): Promise<TestVm> {
   preflightVm();
   const plan = planVm(opts); // validates before anything is built or started
   const image = buildImage();
+  let stalls = 0;
   for (let attempt = 1; ; attempt++) {
     const r = await tryBoot(plan, image, opts);
     if ("vm" in r) return r.vm;
     // another process may have taken the port between freePort() and qemu's bind
     if (attempt < PORT_ATTEMPTS && /host forwarding rule/.test(r.error)) continue;
+    if (r.stalled && ++stalls < STALL_ATTEMPTS) {
+      process.stderr.write(`[testbed] ${plan.name} stalled before sshd; booting a fresh qemu. First attempt:\n${r.error}\n`);
+      continue;
+    }
     throw new Error(`test VM ${plan.name} did not boot: ${r.error}`);
   }
 }
 
-async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): Promise<{ vm: TestVm } | { error: string }> {
+/** Where a boot that never answered stopped, from rcS's console marks. */
+export function bootStage(serial: string): string {
+  if (serial.includes(SSHD_STARTED_MARK)) return "sshd started but did not answer";
+  if (serial.includes(INIT_STARTED_MARK)) return "stalled in rcS (init started, sshd not)";
+  return "stalled in the kernel (rcS never started)";
+}
+
+async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): Promise<{ vm: TestVm } | { error: string; stalled: boolean }> {
   const dir = makeRunDir(`vm-${plan.name}`);
   const serialLogPath = path.join(dir, "serial.log");
   let port: number;
@@ -79,16 +97,22 @@ async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): 
   const monitorPath = opts.monitor ? path.join(dir, "monitor.sock") : undefined;
   const args = qemuArgs(plan, { image, dir, port, serialLogPath, kernelArgs: opts.kernelArgs, extra: opts.extraQemuArgs, monitorPath });
   const child = spawnQemu(args, dir); // stopping it removes dir
-  const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS);
+  const stallMs = opts.kernelStallMs ?? KERNEL_STALL_MS;
+  const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS, () =>
+    Date.now() - t0 > stallMs && !readText(serialLogPath).includes(INIT_STARTED_MARK)
+      ? `no rcS within ${stallMs / 1000} s`
+      : undefined);
   if (boot === "ok") {
     const bootMs = Date.now() - t0;
     const knownHostsPath = path.join(dir, "known_hosts");
     writeKnownHosts(knownHostsPath, "127.0.0.1", port, suiteKeys().hostPublicKey);
     return { vm: makeVm(plan.name, plan.told, image, child, port, bootMs, serialLogPath, knownHostsPath, monitorPath) };
   }
+  const serial = readText(serialLogPath);
+  const stage = child.exitCode === null && child.signalCode === null ? bootStage(serial) : undefined;
   const detail = failureDetail(dir, serialLogPath);
   await stopProcess(child);
-  return { error: `${boot}\n${detail}` };
+  return { error: `${boot}${stage ? ` (${stage})` : ""}\n${detail}`, stalled: stage !== undefined && !serial.includes(SSHD_STARTED_MARK) };
 }
 
 /** Starts qemu with its output in `dir`; stopping it removes `dir`. */
@@ -117,6 +141,14 @@ export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: 
     return "ok";
   } catch (e) {
     return (e as Error).message;
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
   }
 }
 
