@@ -16,6 +16,7 @@ import { formatCpuList } from "../host/sysfs-parse";
 import { freeCpus, pickCell, type CellPick } from "./cpu-select";
 import type { GuestCellPlan, PlacementOptions, PlacementPlan, PlacementResult } from "./placement-types";
 import { fitReasons, skippedSplitReasons, staticReasons, type NodeFit, type StaticCheck } from "./placement-reasons";
+import { planStickyPasses } from "./sticky";
 import { parsePlacementRequest, RESTRICTIVE_ONE_NODE, type PlacementRequest, type PlacementSpec } from "./request";
 import { asTopology, hostLabel, indexTopology, nodeDistance, type HostTopology, type TopologyIndex } from "./topology";
 import { hostUsage, nodeRoom, type HostUsage } from "./usage";
@@ -45,20 +46,29 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   // come first, then any node (the kernel falls back); the last pass gives the reasons.
   const passes = spec.numaMode === "preferred" && check.sizeKiB === null ? [true, false] : [true];
   const affinity = deviceAffinityOf(spec, check.allowed);
-  const search = (must: readonly number[]) => {
+  const search = (must: readonly number[], within: StaticCheck = check) => {
     const failed: { k: number; fits: NodeFit[] }[] = [];
     for (const k of ks) {
       let fits: NodeFit[] = [];
       for (const nodeMemory of passes) {
-        fits = check.allowed.map((node) => evalNode(ix, check, spec, usage, options, node, k, memUnits, pageMiB, nodeMemory));
-        const chosen = chooseNodes(ix, fits, k, must, check.emulatorOnEveryNode && wantsEmulatorCore(spec) && k > 1);
+        fits = within.allowed.map((node) => evalNode(ix, within, spec, usage, options, node, k, memUnits, pageMiB, nodeMemory));
+        const chosen = chooseNodes(ix, fits, k, must, within.emulatorOnEveryNode && wantsEmulatorCore(spec) && k > 1);
         if (chosen) return { chosen, fits, k, failed };
       }
       failed.push({ k, fits });
     }
     return { chosen: null, fits: [], k: 0, failed };
   };
-  let found = search(affinity.must);
+  // A re-plan keeps the guest where it runs, and a new guest off this stack's others, whenever that still fits.
+  let found: ReturnType<typeof search> | undefined;
+  for (const pass of reasons.length ? [] : planStickyPasses(t, ix, spec, check.blocked)) {
+    const f = search(affinity.must, { ...check, blocked: pass.blocked });
+    if (f.chosen) {
+      found = f;
+      break;
+    }
+  }
+  found ??= search(affinity.must);
   const notes = [...affinity.notes];
   if (!found.chosen && affinity.must.length > 0 && spec.deviceAffinity === "preferred") {
     // "preferred" is not a constraint: when nothing fits either way, the reasons are those without it.

@@ -77,3 +77,48 @@ describe("NumaPinnedGuest with the real Pulumi engine (real libvirtd)", function
     assert.equal(list.stdout.trim(), "");
   });
 });
+
+describe("NumaPinnedGuest placement stays put when another guest goes (real engine, real libvirtd)", function () {
+  this.timeout(900_000);
+  let lv: Libvirtd;
+  let engine: EngineStack;
+  const pinOf = async (name: string) => (await lv.virsh(["vcpupin", name, "--config"])).stdout.match(/^\s*0\s+(\S+)/m)?.[1];
+
+  before(async () => {
+    lv = await startLibvirtd();
+    engine = await inlineStack("kvmtune-guest-sticky-test", async () => {
+      const names = JSON.parse(new pulumi.Config().require("guests")) as string[];
+      const host = { host: lv.host, port: lv.port, privateKey: pulumi.secret(lv.privateKey), hostKey: lv.hostKey };
+      const out: Record<string, unknown> = {};
+      // One vCPU each on this machine's CPUs; defined, not started (the pins are the domains' own config).
+      for (const n of names) out[n] = new NumaPinnedGuest(n, { host, vcpus: 1, memoryMiB: 64, housekeepingCpus: "", domainType: "qemu", cpuMode: "maximum" }).pinMap;
+      return out;
+    });
+  });
+  after(async () => {
+    await engine?.stack.workspace.removeStack("dev", { force: true }).catch(() => undefined);
+    await lv?.stop();
+  });
+
+  it("removing the guest on the lower CPU leaves the other on its CPU: preview shows only the delete, and the host keeps the pin", async () => {
+    await engine.stack.setConfig("guests", { value: JSON.stringify(["st-a", "st-b"]) });
+    const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    const pins = Object.fromEntries(["st-a", "st-b"].map((n) => [n, (up.outputs[n].value as Record<string, number>).vcpu0]));
+    // Two single-vCPU guests on a two-CPU host: one on each, the lower CPU first.
+    assert.deepEqual(Object.values(pins).sort(), [0, 1]);
+    const [gone, kept] = pins["st-a"] === 0 ? ["st-a", "st-b"] : ["st-b", "st-a"];
+    assert.equal(await pinOf(kept), "1");
+    // An open plan would give the kept guest CPU 0 now (lowest free); it stays on 1.
+    await engine.stack.setConfig("guests", { value: JSON.stringify([kept]) });
+    const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, refresh: true }));
+    assert.deepEqual(pre.changeSummary, { delete: 2, same: 3 });
+    const up2 = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    assert.deepEqual(up2.summary.resourceChanges, { delete: 2, same: 3 });
+    assert.deepEqual(up2.outputs[kept].value, { vcpu0: 1 });
+    assert.equal(await pinOf(kept), "1");
+    assert.equal((await lv.virsh(["list", "--all", "--name"])).stdout.trim(), kept);
+    await engine.run((onOutput) => engine.stack.preview({ onOutput, refresh: true, expectNoChanges: true }));
+    await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
+    assert.equal((await lv.virsh(["list", "--all", "--name"])).stdout.trim(), "");
+  });
+});
