@@ -61,8 +61,8 @@ export function planSpec(t: HostTopology, spec: PlacementSpec, placed: readonly 
   };
   // A re-plan keeps the guest where it runs, and a new guest off this stack's others, whenever that still fits.
   let found: ReturnType<typeof search> | undefined;
-  for (const pass of reasons.length ? [] : planStickyPasses(t, ix, spec, check.blocked)) {
-    const f = search(affinity.must, { ...check, blocked: pass.blocked });
+  for (const blocked of reasons.length ? [] : planStickyPasses(t, ix, spec, check.blocked)) {
+    const f = search(affinity.must, { ...check, blocked });
     if (f.chosen) {
       found = f;
       break;

@@ -13,29 +13,23 @@ import type { Blocked } from "./cpu-select";
 import type { PlacementSpec } from "./request";
 import type { HostTopology, TopologyIndex } from "./topology";
 
-/** A preference pass: `blocked` for the search, and what it keeps. */
-export interface StickyPass {
-  blocked: Blocked;
-  keeps: "own CPUs" | "own cores" | "other guests' CPUs free";
-}
-
-/** The passes to try, most sticky first; empty when there is nothing to keep. */
-export function planStickyPasses(t: HostTopology, ix: TopologyIndex, spec: PlacementSpec, blocked: Blocked): StickyPass[] {
-  const passes: StickyPass[] = [];
+/** The `blocked` arrays to try, most sticky first: own CPUs, own cores, other guests' CPUs left free; empty when there is nothing to keep. */
+export function planStickyPasses(t: HostTopology, ix: TopologyIndex, spec: PlacementSpec, blocked: Blocked): Blocked[] {
+  const passes: Blocked[] = [];
   const own = (t.domains ?? []).find((d) => d.name === spec.name);
   if (own && own.vcpuCpus.length > 0) {
     // Exactly where its vCPUs and helpers run now; then the whole cores around them (isolate keeps siblings idle).
     const exact = [...own.vcpuCpus, ...own.helperCpus];
-    passes.push({ blocked: onlyThese(blocked, exact), keeps: "own CPUs" });
+    passes.push(onlyThese(blocked, exact));
     const cores = exact.flatMap((c) => [c, ...(ix.cpuById.get(c)?.siblings ?? [])]);
-    passes.push({ blocked: onlyThese(blocked, cores), keeps: "own cores" });
+    passes.push(onlyThese(blocked, cores));
   }
   // This stack's other guests do not block (see TopologyDomain.sameStack), but their CPUs are the last choice.
   const others = (t.domains ?? []).filter((d) => d.sameStack && d.name !== spec.name).flatMap((d) => [...d.vcpuCpus, ...d.helperCpus]);
   if (others.some((c) => c < blocked.length && blocked[c] === 0)) {
     const b = blocked.slice();
     for (const c of others) if (c < b.length) b[c] = 1;
-    passes.push({ blocked: b, keeps: "other guests' CPUs free" });
+    passes.push(b);
   }
   return passes;
 }

@@ -78,7 +78,7 @@ describe("NumaPinnedGuest with the real Pulumi engine (real libvirtd)", function
   });
 });
 
-describe("NumaPinnedGuest placement stays put when another guest goes (real engine, real libvirtd)", function () {
+describe("NumaPinnedGuest placement stays put: a guest keeps its CPUs, a new one leaves them (real engine, real libvirtd)", function () {
   this.timeout(900_000);
   let lv: Libvirtd;
   let engine: EngineStack;
@@ -118,6 +118,21 @@ describe("NumaPinnedGuest placement stays put when another guest goes (real engi
     assert.equal(await pinOf(kept), "1");
     assert.equal((await lv.virsh(["list", "--all", "--name"])).stdout.trim(), kept);
     await engine.run((onOutput) => engine.stack.preview({ onOutput, refresh: true, expectNoChanges: true }));
+    await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
+    assert.equal((await lv.virsh(["list", "--all", "--name"])).stdout.trim(), "");
+  });
+
+  it("a new guest declared before an existing one takes the free CPU, not the existing guest's", async () => {
+    await engine.stack.setConfig("guests", { value: JSON.stringify(["st-a"]) });
+    const up = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    assert.deepEqual(up.outputs["st-a"].value, { vcpu0: 0 });
+    // Planned first, st-n would get CPU 0 (lowest free; st-a is this stack's, so it does not block) and st-a would move.
+    await engine.stack.setConfig("guests", { value: JSON.stringify(["st-n", "st-a"]) });
+    const pre = await engine.run((onOutput) => engine.stack.preview({ onOutput, refresh: true }));
+    assert.deepEqual(pre.changeSummary, { create: 2, same: 3 });
+    const up2 = await engine.run((onOutput) => engine.stack.up({ onOutput }));
+    assert.deepEqual([up2.outputs["st-n"].value, up2.outputs["st-a"].value], [{ vcpu0: 1 }, { vcpu0: 0 }]);
+    assert.deepEqual([await pinOf("st-n"), await pinOf("st-a")], ["1", "0"]);
     await engine.run((onOutput) => engine.stack.destroy({ onOutput }));
     assert.equal((await lv.virsh(["list", "--all", "--name"])).stdout.trim(), "");
   });

@@ -99,7 +99,7 @@ async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): 
   const child = spawnQemu(args, dir); // stopping it removes dir
   const stallMs = opts.kernelStallMs ?? KERNEL_STALL_MS;
   const boot = await waitForBoot(child, port, opts.bootTimeoutMs ?? BOOT_TIMEOUT_MS, () =>
-    Date.now() - t0 > stallMs && !readText(serialLogPath).includes(INIT_STARTED_MARK)
+    Date.now() - t0 > stallMs && !(readText(serialLogPath) ?? "").includes(INIT_STARTED_MARK)
       ? `no rcS within ${stallMs / 1000} s`
       : undefined);
   if (boot === "ok") {
@@ -108,7 +108,7 @@ async function tryBoot(plan: VmPlan, image: TestbedImage, opts: TestVmOptions): 
     writeKnownHosts(knownHostsPath, "127.0.0.1", port, suiteKeys().hostPublicKey);
     return { vm: makeVm(plan.name, plan.told, image, child, port, bootMs, serialLogPath, knownHostsPath, monitorPath) };
   }
-  const serial = readText(serialLogPath);
+  const serial = readText(serialLogPath) ?? "";
   const stage = child.exitCode === null && child.signalCode === null ? bootStage(serial) : undefined;
   const detail = failureDetail(dir, serialLogPath);
   await stopProcess(child);
@@ -144,21 +144,19 @@ export async function waitForBoot(child: ChildProcess, port: number, timeoutMs: 
   }
 }
 
-function readText(file: string): string {
+/** A file's text; undefined when it cannot be read. */
+function readText(file: string): string | undefined {
   try {
     return fs.readFileSync(file, "utf8");
   } catch {
-    return "";
+    return undefined;
   }
 }
 
 /** The last `n` lines of a log (a console's escape sequences removed), or "(none)". */
 export function logTail(file: string, n = 40): string {
-  try {
-    return fs.readFileSync(file, "utf8").replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");
-  } catch {
-    return "(none)";
-  }
+  const text = readText(file);
+  return text === undefined ? "(none)" : text.replace(/\x1b\[[0-9;?]*[a-zA-Z]|\x1bc/g, "").trimEnd().split("\n").slice(-n).join("\n");
 }
 
 export function failureDetail(dir: string, serialLogPath: string): string {
